@@ -1,0 +1,128 @@
+"""Random number generation: the global NumPy RNG and PyTensor RNG streams.
+
+Two kinds of randomness meet here:
+
+* parameter initialisation draws from one global NumPy generator,
+  controlled by :func:`set_rng` / :func:`get_rng` exactly as in Lasagne;
+* each stochastic layer owns a PyTensor RNG stream (a shared
+  ``numpy.random.Generator``) seeded from its ``seed`` argument or, failing
+  that, from the global generator. One call of :func:`set_rng` therefore makes
+  a whole run reproducible.
+
+PyTensor 3 random draws return the next generator state as an output, and
+that output must reach :func:`pytensor.function` as an update or every call
+reuses the same draw. :func:`collect_rng_updates` finds those updates in a
+graph, and :func:`function` compiles with them added.
+"""
+from collections import OrderedDict
+
+import numpy as np
+import pytensor
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.traversal import ancestors
+from pytensor.tensor.random.type import RandomGeneratorType
+
+__all__ = ["get_rng", "set_rng", "new_seed", "shared_rng", "collect_rng_updates", "function"]
+
+_rng = np.random.RandomState()
+
+
+def get_rng():
+    """Return the global NumPy random generator used by this library."""
+    return _rng
+
+
+def set_rng(new_rng):
+    """Set the global random generator.
+
+    Parameters
+    ----------
+    new_rng : numpy.random.RandomState or numpy.random.Generator
+        Used for parameter initialisation and to seed the RNG streams of
+        layers created without an explicit ``seed``.
+    """
+    global _rng
+    if not isinstance(new_rng, (np.random.RandomState, np.random.Generator)):
+        raise TypeError(
+            f"set_rng expects a numpy RandomState or Generator, got {type(new_rng).__name__}"
+        )
+    _rng = new_rng
+
+
+def new_seed():
+    """Draw a 31-bit seed from the global generator."""
+    if isinstance(_rng, np.random.Generator):
+        return int(_rng.integers(0, 2**31 - 1))
+    return int(_rng.randint(0, 2**31 - 1))
+
+
+def shared_rng(seed=None, name=None):
+    """Create a PyTensor RNG stream (a shared ``numpy.random.Generator``).
+
+    Parameters
+    ----------
+    seed : int or None
+        Seed of the stream; ``None`` draws one from :func:`get_rng`.
+    name : str or None
+        Name of the shared variable.
+    """
+    if seed is None:
+        seed = new_seed()
+    return pytensor.shared(np.random.default_rng(seed), name=name)
+
+
+def _is_rng_variable(var):
+    return isinstance(var, SharedVariable) and isinstance(var.type, RandomGeneratorType)
+
+
+def collect_rng_updates(outputs):
+    """Find the RNG-state updates that a graph needs to draw fresh numbers.
+
+    Every apply node that consumes a shared RNG and returns a new generator
+    state (PyTensor's random variables and this library's mask op alike)
+    contributes ``{shared_rng: next_rng}``.
+
+    Parameters
+    ----------
+    outputs : Variable or list of Variable
+
+    Returns
+    -------
+    OrderedDict
+        Maps each shared RNG to its next state. When one stream feeds several
+        draws in the same graph, those draws are identical and the first one's
+        update is kept.
+    """
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    updates = OrderedDict()
+    for var in ancestors([o for o in outputs if o is not None]):
+        node = var.owner
+        if node is None:
+            continue
+        for inp in node.inputs:
+            if _is_rng_variable(inp) and inp not in updates:
+                next_states = [o for o in node.outputs if isinstance(o.type, RandomGeneratorType)]
+                if next_states:
+                    updates[inp] = next_states[0]
+    return updates
+
+
+def function(inputs, outputs, updates=None, **kwargs):
+    """Compile like :func:`pytensor.function`, adding the graph's RNG updates.
+
+    Use this for stochastic forward passes (for example Monte-Carlo dropout)
+    so that each call draws fresh masks. Updates given explicitly win over
+    the collected ones.
+
+    Parameters
+    ----------
+    inputs, outputs, **kwargs
+        As for :func:`pytensor.function`.
+    updates : dict or list of pairs, optional
+        Additional updates.
+    """
+    all_updates = collect_rng_updates(outputs)
+    if updates is not None:
+        all_updates.update(OrderedDict(updates))
+    return pytensor.function(inputs, outputs, updates=list(all_updates.items()), **kwargs)

@@ -1,0 +1,21 @@
+"""Lasagne-style layers."""
+from .base import Layer, MergeLayer
+from .dense import DenseLayer, ReLUDenseLayer
+from .helper import (
+    count_params, get_all_layers, get_all_param_values, get_all_params, get_output, get_output_shape,
+    set_all_param_values,
+)
+from .input import InputLayer
+from .merge import ConcatLayer, ElemwiseSumLayer
+from .noise import (
+    DropoutLayer, SwitchDropoutLayer, dropout, dropout_channels, dropout_locations, spatial_dropout,
+)
+from .registry import get_layer_class, register_layer, registered_layers
+
+__all__ = [
+    "Layer", "MergeLayer", "InputLayer", "DenseLayer", "ReLUDenseLayer", "ConcatLayer", "ElemwiseSumLayer",
+    "SwitchDropoutLayer", "DropoutLayer", "dropout", "dropout_channels", "spatial_dropout",
+    "dropout_locations", "get_all_layers", "get_output", "get_output_shape", "get_all_params",
+    "count_params", "get_all_param_values", "set_all_param_values", "register_layer",
+    "get_layer_class", "registered_layers",
+]

@@ -1,0 +1,52 @@
+"""The input layer: where a network's data enters."""
+import pytensor.tensor as pt
+
+from ..config import floatX
+from .base import Layer, _check_shape
+from .registry import register_layer
+
+__all__ = ["InputLayer"]
+
+
+@register_layer
+class InputLayer(Layer):
+    """A layer holding a symbolic input variable.
+
+    Parameters
+    ----------
+    shape : tuple of int or None
+        Shape of the input; ``None`` marks sizes that vary, typically the
+        batch size.
+    input_var : TensorVariable, optional
+        The variable to use; by default a new tensor of the right rank and
+        of dtype :func:`dropout_layers.config.floatX` is created.
+    name : str, optional
+    """
+
+    def __init__(self, shape, input_var=None, name=None):
+        self.shape = _check_shape(shape, name)
+        ndim = len(self.shape)
+        if input_var is None:
+            var_name = f"{name}.input" if name is not None else "input"
+            input_var = pt.tensor(name=var_name, dtype=floatX(), shape=self.shape)
+        elif input_var.ndim != ndim:
+            raise ValueError(
+                f"InputLayer {name!r}: input_var has {input_var.ndim} dimensions but shape {self.shape} has {ndim}"
+            )
+        self.input_var = input_var
+        self.name = name
+        self.params = {}
+        self.input_layer = None
+        self.input_shape = self.shape
+
+    @property
+    def output_shape(self):
+        return self.shape
+
+    def get_config(self):
+        return {"shape": list(self.shape), "name": self.name}
+
+    @classmethod
+    def from_config(cls, incoming, config):
+        config = dict(config)
+        return cls(tuple(config.pop("shape")), **config)

@@ -1,0 +1,35 @@
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def uci_sample_dir():
+    path = SHARED_DATA / "uci-higgs-sample"
+    if not (path / "binary.train").exists():
+        pytest.skip(f"shared UCI HIGGS sample not found at {path} (only present in the project's workspace)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _seed_global_rng():
+    import dropout_layers
+
+    old = dropout_layers.get_rng()
+    dropout_layers.set_rng(np.random.RandomState(1234))
+    yield
+    dropout_layers.set_rng(old)
+
+
+def run_python(code, *args, cwd=None):
+    """Run ``code`` in a fresh interpreter and return its stdout/stderr."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          cwd=cwd or "/", timeout=300)
+    return proc

@@ -1,0 +1,443 @@
+#!/usr/bin/env python
+"""Benchmark dropout training and prediction throughput against no dropout and PyTorch.
+
+All variants run in one process on the same data, thread count and dtype
+(float32): an MLP ``inputs-hidden...-1`` with ReLU, dropout after each hidden
+layer, trained with plain SGD on binary cross-entropy.
+
+Variants
+    ``none``               PyTensor, no dropout
+    ``switch+uniform``     SwitchDropoutLayer, float32-uniform mask
+    ``multiply+uniform``   DropoutLayer, float32-uniform mask
+    ``switch+bits``        SwitchDropoutLayer, raw-bit mask (the default)
+    ``multiply+bits``      DropoutLayer, raw-bit mask
+    ``torch none``         PyTorch, no dropout           (if torch is installed)
+    ``torch dropout``      PyTorch ``nn.Dropout(p)``      (if torch is installed)
+
+Training throughput is the median over ``--epochs`` epochs of samples per
+second, after a warm-up; the epochs of all variants are interleaved so that
+drift of the machine's speed hits every variant alike. The script also
+measures NumPy's sgemm on the network's matrix products, which bounds the
+training throughput, deterministic prediction throughput and Monte-Carlo
+dropout prediction throughput (stochastic forward passes), and the peak
+resident memory.
+
+Example::
+
+    python scripts/benchmark_dropout.py --json benchmark.json --plot benchmark.png
+    python scripts/benchmark_dropout.py --rows 20000 --epochs 2   # quick check
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hidden", default="600,600,600", help="hidden layer sizes, comma-separated")
+    parser.add_argument("--inputs", type=int, default=30, help="number of input features")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--p", type=float, default=0.5, help="dropout probability")
+    parser.add_argument("--rows", type=int, default=250_000, help="training rows per epoch")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per variant (the median is reported)")
+    parser.add_argument("--warmup-batches", type=int, default=100, help="untimed batches per variant before timing")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for BLAS and PyTorch")
+    parser.add_argument("--learning-rate", type=float, default=0.01)
+    parser.add_argument("--mc-passes", type=int, default=20, help="stochastic passes per batch for MC dropout")
+    parser.add_argument("--predict-rows", type=int, default=50_000, help="rows for the prediction benchmarks")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch variants")
+    parser.add_argument("--variants", default=None,
+                        help="comma-separated subset of variants to run (default: all)")
+    parser.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument("--plot", type=Path, default=None, help="write a bar chart PNG here (needs matplotlib)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    try:
+        args.hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
+    except ValueError:
+        parser.error(f"--hidden must be comma-separated integers, got {args.hidden!r}")
+    if not args.hidden or min(args.hidden) <= 0:
+        parser.error(f"--hidden needs at least one positive size, got {args.hidden}")
+    if not 0.0 <= args.p < 1.0:
+        parser.error(f"--p must be in [0, 1), got {args.p}")
+    if args.rows < args.batch_size:
+        parser.error(f"--rows ({args.rows}) must be at least --batch-size ({args.batch_size})")
+    if args.epochs < 1 or args.threads < 1 or args.batch_size < 1:
+        parser.error("--epochs, --threads and --batch-size must be positive")
+    return args
+
+
+def limit_threads(threads):
+    # OpenBLAS (NumPy's and SciPy's, which Numba calls) reads these when first
+    # loaded, so they must be set before NumPy is imported.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def peak_rss_mb():
+    # ru_maxrss is in KiB on Linux and in bytes on macOS.
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def layer_sizes(args):
+    sizes = [args.inputs] + args.hidden + [1]
+    return list(zip(sizes[:-1], sizes[1:]))
+
+
+def train_flop_per_sample(args):
+    """FLOP of one training step per sample: forward 2*sum(in*out), backward twice that."""
+    return 3 * 2 * sum(n_in * n_out for n_in, n_out in layer_sizes(args))
+
+
+def measure_sgemm(args, repeats=7):
+    """GFLOP/s of NumPy's sgemm on exactly the products of one training step."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    bs = args.batch_size
+    products = []
+    for n_in, n_out in layer_sizes(args):
+        x = rng.standard_normal((bs, n_in), dtype=np.float32)
+        w = rng.standard_normal((n_in, n_out), dtype=np.float32)
+        g = rng.standard_normal((bs, n_out), dtype=np.float32)
+        products += [(x, w), (x.T, g), (g, w.T)]  # forward, weight gradient, input gradient
+    outs = [np.empty((a.shape[0], b.shape[1]), np.float32) for a, b in products]
+    flop = sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b in products)
+
+    def step():
+        for (a, b), out in zip(products, outs):
+            np.matmul(a, b, out=out)
+
+    reps = 50
+    step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(reps):
+            step()
+        times.append((time.perf_counter() - start) / reps)
+    seconds = statistics.median(times)
+    return {"gflops": flop / seconds / 1e9, "step_seconds": seconds, "flop_per_step": flop}
+
+
+# --------------------------------------------------------------------------- PyTensor
+
+
+def build_pytensor_variant(args, dropout, method):
+    """Compile train, deterministic and stochastic predict functions for one variant."""
+    import numpy as np
+    import pytensor
+    import pytensor.tensor as pt
+
+    import dropout_layers as dl
+    from dropout_layers import masks, objectives, updates
+    from dropout_layers.layers import DenseLayer, DropoutLayer, InputLayer, SwitchDropoutLayer, get_all_params, get_output
+    from dropout_layers.nonlinearities import rectify
+
+    dl.set_rng(np.random.RandomState(args.seed))
+    dropout_class = {"switch": SwitchDropoutLayer, "multiply": DropoutLayer}.get(dropout)
+    network = InputLayer((None, args.inputs))
+    input_var = network.input_var
+    for units in args.hidden:
+        network = DenseLayer(network, units, nonlinearity=rectify)
+        if dropout_class is not None:
+            network = dropout_class(network, p=args.p)
+    network = DenseLayer(network, 1, nonlinearity=None)
+    target_var = pt.matrix("targets", dtype="float32")
+
+    with masks.default_method(method or masks.get_default_method()):
+        logits = get_output(network)
+        mc_logits = get_output(network)
+    loss = objectives.aggregate(objectives.binary_crossentropy(logits, target_var, from_logits=True))
+    params = get_all_params(network, trainable=True)
+    sgd_updates = updates.sgd(loss, params, learning_rate=args.learning_rate)
+
+    start = time.perf_counter()
+    train_fn = pytensor.function([input_var, target_var], loss, updates=sgd_updates)
+    predict_fn = pytensor.function([input_var], pt.sigmoid(get_output(network, deterministic=True)))
+    mc_fn = dl.function([input_var], pt.sigmoid(mc_logits)) if dropout_class is not None else None
+    compile_seconds = time.perf_counter() - start
+    return {"train": train_fn, "predict": predict_fn, "mc": mc_fn, "compile_seconds": compile_seconds}
+
+
+# --------------------------------------------------------------------------- PyTorch
+
+
+def build_torch_variant(args, dropout):
+    import torch
+
+    torch.manual_seed(args.seed)
+    modules = []
+    n_in = args.inputs
+    for units in args.hidden:
+        modules += [torch.nn.Linear(n_in, units), torch.nn.ReLU()]
+        if dropout:
+            modules.append(torch.nn.Dropout(args.p))
+        n_in = units
+    modules.append(torch.nn.Linear(n_in, 1))
+    model = torch.nn.Sequential(*modules).float()
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.learning_rate)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+
+    def train(x, y):
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    def predict(x):
+        model.eval()
+        with torch.no_grad():
+            return torch.sigmoid(model(x))
+
+    def mc(x):
+        model.train()
+        with torch.no_grad():
+            return torch.sigmoid(model(x))
+
+    return {"train": train, "predict": predict, "mc": mc if dropout else None, "compile_seconds": 0.0}
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def run_epoch(train, batches):
+    start = time.perf_counter()
+    for x, y in batches:
+        train(x, y)
+    return time.perf_counter() - start
+
+
+def time_prediction(fn, batches, passes=1, repeats=3):
+    """Median samples/s of ``passes`` forward passes over every batch."""
+    n = sum(len(x) for x in batches) * passes
+    fn(batches[0])
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for x in batches:
+            for _ in range(passes):
+                fn(x)
+        rates.append(n / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    args.load_at_start = os.getloadavg()[0]
+    limit_threads(args.threads)
+    import numpy as np
+    import pytensor
+
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if args.no_torch:
+        torch = None
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+
+    rng = np.random.default_rng(args.seed)
+    n_batches = args.rows // args.batch_size
+    bs = args.batch_size
+    x_all = rng.standard_normal((n_batches * bs, args.inputs), dtype=np.float32)
+    y_all = (rng.random((n_batches * bs, 1)) < 0.5).astype(np.float32)
+    np_batches = [(x_all[i * bs:(i + 1) * bs], y_all[i * bs:(i + 1) * bs]) for i in range(n_batches)]
+    n_predict = max(1, min(args.predict_rows, n_batches * bs) // bs)
+    np_predict = [x for x, _ in np_batches[:n_predict]]
+    mc_predict = np_predict[: max(1, n_predict // args.mc_passes)]
+
+    specs = [
+        ("none", "pytensor", None, None),
+        ("switch+uniform", "pytensor", "switch", "uniform"),
+        ("multiply+uniform", "pytensor", "multiply", "uniform"),
+        ("switch+bits", "pytensor", "switch", "bits"),
+        ("multiply+bits", "pytensor", "multiply", "bits"),
+    ]
+    if torch is not None:
+        specs += [("torch none", "torch", None, None), ("torch dropout", "torch", "dropout", None)]
+    else:
+        print("PyTorch is not installed: skipping the PyTorch variants (pip install torch==2.13.0)")
+    if args.variants:
+        wanted = [v.strip() for v in args.variants.split(",")]
+        unknown = set(wanted) - {s[0] for s in specs}
+        if unknown:
+            raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {[s[0] for s in specs]}")
+        specs = [s for s in specs if s[0] in wanted]
+
+    print(f"network {'-'.join(str(s) for s in [args.inputs] + args.hidden + [1])}, batch {bs}, p={args.p}, "
+          f"{n_batches * bs} rows, {args.threads} threads, float32, PyTensor linker "
+          f"{pytensor.config.linker}, {platform.processor() or platform.machine()}")
+
+    if args.load_at_start > 0.5:
+        print(f"warning: load average {args.load_at_start:.2f} before the start: other processes are "
+              "running, and the timings will be noisy")
+    sgemm_before = measure_sgemm(args)
+    variants = {}
+    for name, backend, dropout, method in specs:
+        rss_before = peak_rss_mb()
+        if backend == "pytensor":
+            variant = build_pytensor_variant(args, dropout, method)
+            batches = np_batches
+            predict_batches, mc_batches = np_predict, mc_predict
+        else:
+            variant = build_torch_variant(args, dropout)
+            batches = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in np_batches]
+            predict_batches = [torch.from_numpy(x) for x in np_predict]
+            mc_batches = [torch.from_numpy(x) for x in mc_predict]
+        warmup = [batches[i % len(batches)] for i in range(args.warmup_batches)]
+        run_epoch(variant["train"], warmup)
+        variant.update(batches=batches, predict_batches=predict_batches, mc_batches=mc_batches,
+                       epoch_rates=[], backend=backend, dropout=dropout, method=method,
+                       rss_increase_mb=peak_rss_mb() - rss_before)
+        variants[name] = variant
+        print(f"  built {name:<16} (compile {variant['compile_seconds']:.1f} s)", flush=True)
+
+    n_samples = n_batches * bs
+    sgemm_rounds = []
+    for epoch in range(args.epochs):
+        for name, variant in variants.items():
+            seconds = run_epoch(variant["train"], variant["batches"])
+            variant["epoch_rates"].append(n_samples / seconds)
+        # Measured between the rounds too, so that the bound sees the same
+        # machine (load, clock) as the epochs it is compared with.
+        sgemm_rounds.append(measure_sgemm(args, repeats=3)["gflops"])
+        print(f"  epoch {epoch + 1}/{args.epochs}: " + ", ".join(
+            f"{name} {v['epoch_rates'][-1]:,.0f}" for name, v in variants.items())
+            + f"; sgemm {sgemm_rounds[-1]:.0f} GFLOP/s", flush=True)
+
+    for name, variant in variants.items():
+        variant["predict_rate"] = time_prediction(variant["predict"], variant["predict_batches"])
+        if variant["mc"] is not None:
+            variant["mc_rate"] = time_prediction(variant["mc"], variant["mc_batches"], passes=args.mc_passes)
+    sgemm_after = measure_sgemm(args)
+
+    sgemm_all = [sgemm_before["gflops"], *sgemm_rounds, sgemm_after["gflops"]]
+    gflops = statistics.median(sgemm_all)
+    flop_per_sample = train_flop_per_sample(args)
+    bound = gflops * 1e9 / flop_per_sample
+    results = report(args, variants, gflops, flop_per_sample, bound, sgemm_all)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot:
+        plot(results, args.plot)
+    return results
+
+
+def report(args, variants, gflops, flop_per_sample, bound, sgemm_all):
+    rows = {}
+    for name, v in variants.items():
+        rows[name] = {
+            "backend": v["backend"],
+            "train_samples_per_s": statistics.median(v["epoch_rates"]),
+            "epoch_samples_per_s": v["epoch_rates"],
+            "predict_samples_per_s": v["predict_rate"],
+            "mc_predict_samples_per_s": v.get("mc_rate"),
+            "compile_seconds": v["compile_seconds"],
+            "rss_increase_mb": v["rss_increase_mb"],
+        }
+
+    def ratio(a, b):
+        if a in rows and b in rows:
+            return rows[a]["train_samples_per_s"] / rows[b]["train_samples_per_s"]
+        return None
+
+    baselines = {"pytensor": "none", "torch": "torch none"}
+    print()
+    print("| variant | train samples/s | vs its no-dropout | vs sgemm bound | predict samples/s | "
+          "MC-dropout samples/s | MC / predict |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, row in rows.items():
+        base = ratio(name, baselines[row["backend"]])
+        mc = row["mc_predict_samples_per_s"]
+        row["vs_no_dropout"] = base
+        row["vs_sgemm_bound"] = row["train_samples_per_s"] / bound
+        mc_text = "-" if mc is None else f"{mc:,.0f}"
+        mc_ratio = None if mc is None else mc / row["predict_samples_per_s"]
+        row["mc_vs_predict"] = mc_ratio
+        print(f"| {name} | {row['train_samples_per_s']:,.0f} | {_fmt(base)} | {row['vs_sgemm_bound']:.2f} | "
+              f"{row['predict_samples_per_s']:,.0f} | {mc_text} | {_fmt(mc_ratio)} |")
+
+    best = max((n for n in rows if rows[n]["backend"] == "pytensor" and n != "none"),
+               key=lambda n: rows[n]["train_samples_per_s"], default=None)
+    goals = {
+        "dropout_vs_none": ratio("switch+bits", "none"),
+        "dropout_vs_torch_dropout": ratio("switch+bits", "torch dropout"),
+        "none_vs_sgemm_bound": rows["none"]["train_samples_per_s"] / bound if "none" in rows else None,
+        "switch_vs_multiply_uniform": ratio("switch+uniform", "multiply+uniform"),
+        "switch_vs_multiply_bits": ratio("switch+bits", "multiply+bits"),
+        "bits_vs_uniform_switch": ratio("switch+bits", "switch+uniform"),
+        "fastest_dropout_variant": best,
+    }
+    print()
+    print(f"sgemm: {gflops:.0f} GFLOP/s (NumPy on this step's products, median of {len(sgemm_all)} "
+          f"measurements from {min(sgemm_all):.0f} to {max(sgemm_all):.0f}); {flop_per_sample / 1e6:.2f} "
+          f"MFLOP per sample -> bound {bound:,.0f} samples/s")
+    print(f"goal 1, switch+bits / none:          {_fmt(goals['dropout_vs_none'])}  (target >= 0.90)")
+    print(f"goal 2, switch+bits / torch dropout: {_fmt(goals['dropout_vs_torch_dropout'])}  (target >= 1.80)")
+    print(f"goal 3, none / sgemm bound:          {_fmt(goals['none_vs_sgemm_bound'])}  (target >= 0.80)")
+    print(f"switch / multiply: {_fmt(goals['switch_vs_multiply_uniform'])} with the uniform mask, "
+          f"{_fmt(goals['switch_vs_multiply_bits'])} with the bit mask; fastest dropout variant: {best}")
+    print(f"peak RSS {peak_rss_mb():.0f} MiB")
+    return {
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                   if k != "load_at_start"},
+        "sgemm_gflops": gflops,
+        "sgemm_gflops_measurements": sgemm_all,
+        "train_flop_per_sample": flop_per_sample,
+        "sgemm_bound_samples_per_s": bound,
+        "variants": rows,
+        "ratios": goals,
+        "peak_rss_mb": peak_rss_mb(),
+        "load_average_at_start": args.load_at_start,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+
+
+def _fmt(value):
+    return "-" if value is None else f"{value:.2f}"
+
+
+def plot(results, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot written (pip install .[plot])")
+        return
+    rows = results["variants"]
+    names = list(rows)
+    rates = [rows[n]["train_samples_per_s"] for n in names]
+    colors = ["tab:blue" if rows[n]["backend"] == "pytensor" else "tab:orange" for n in names]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar(names, rates, color=colors)
+    ax.axhline(results["sgemm_bound_samples_per_s"], color="k", linestyle="--", linewidth=1, label="sgemm bound")
+    ax.set_ylabel("training samples / s")
+    cfg = results["config"]
+    ax.set_title(f"MLP {cfg['inputs']}-{'-'.join(map(str, cfg['hidden']))}-1, batch {cfg['batch_size']}, "
+                 f"p={cfg['p']}, {cfg['threads']} threads")
+    ax.legend()
+    plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    main()

@@ -1,0 +1,131 @@
+"""scripts/predict_higgs.py: submissions, UCI scores, MC dropout and bad input.
+
+The checkpoints are written here without training (an untrained network is
+as good as any for checking that the script applies the stored
+preprocessing and threshold); the expected scores come from
+``load_checkpoint`` in this process.
+"""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dropout_layers.checkpoint import load_checkpoint, save_checkpoint
+from dropout_layers.higgs.data import UCI_FEATURES, load_higgs
+from dropout_layers.higgs.pipeline import CHECKPOINT_KIND
+from dropout_layers.higgs.preprocessing import HiggsPreprocessor
+from models.higgs import build_higgs_mlp
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "predict_higgs.py"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+KAGGLE_TEST = FIXTURES / "kaggle_test_sample.csv"
+
+
+def run_script(*args, cwd):
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def write_checkpoint(path, X, feature_names, seed):
+    """A checkpoint as train_higgs.py writes it, with a median threshold."""
+    import dropout_layers
+
+    preprocessor = HiggsPreprocessor().fit(X, feature_names)
+    dropout_layers.set_rng(np.random.RandomState(seed))
+    network = build_higgs_mlp(preprocessor.n_outputs, hidden=(8,), p=0.5)
+    save_checkpoint(path, network, preprocessing=preprocessor.get_state(),
+                    metadata={"kind": CHECKPOINT_KIND, "feature_names": list(feature_names),
+                              "threshold": 0.0, "epoch": 1})
+    checkpoint = load_checkpoint(path)
+    scores = checkpoint.predict(preprocessor.transform(X, feature_names)).reshape(-1)
+    # Rewrite with a threshold inside the scores, so both classes occur.
+    threshold = float(np.median(scores))
+    save_checkpoint(path, network, preprocessing=preprocessor.get_state(),
+                    metadata={"kind": CHECKPOINT_KIND, "feature_names": list(feature_names),
+                              "threshold": threshold, "epoch": 1})
+    return path, scores, threshold
+
+
+@pytest.fixture(scope="module")
+def kaggle_checkpoint(tmp_path_factory):
+    data = load_higgs(KAGGLE_TEST)
+    path = tmp_path_factory.mktemp("kaggle") / "model.h5"
+    return write_checkpoint(path, data.X, data.feature_names, seed=1), data
+
+
+@pytest.fixture(scope="module")
+def uci_file(tmp_path_factory):
+    rng = np.random.default_rng(3)
+    labels = np.array([0, 1] * 6)
+    features = np.round(rng.gamma(2.0, 1.0, size=(12, len(UCI_FEATURES))), 3)
+    path = tmp_path_factory.mktemp("uci") / "uci.tsv"
+    np.savetxt(path, np.column_stack([labels, features]), fmt="%.3f", delimiter="\t")
+    return path
+
+
+def test_kaggle_submission_ranks_and_classifies_by_the_stored_threshold(kaggle_checkpoint,
+                                                                         tmp_path):
+    (path, scores, threshold), data = kaggle_checkpoint
+    out = tmp_path / "submission.csv"
+    proc = run_script(path, KAGGLE_TEST, "--out", out, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "" and "deterministic" in proc.stdout
+    lines = out.read_text().splitlines()
+    assert lines[0] == "EventId,RankOrder,Class" and len(lines) == 1 + data.n_events
+    rows = [line.split(",") for line in lines[1:]]
+    np.testing.assert_array_equal([int(row[0]) for row in rows], data.event_ids)
+    ranks = np.array([int(row[1]) for row in rows])
+    expected_ranks = np.empty(len(scores), dtype=int)
+    expected_ranks[np.argsort(scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    np.testing.assert_array_equal(ranks, expected_ranks)
+    assert [row[2] for row in rows] == ["s" if s >= threshold else "b" for s in scores]
+    assert {row[2] for row in rows} == {"s", "b"}
+
+
+def test_default_output_name_and_mc_dropout_file(kaggle_checkpoint, tmp_path):
+    (path, scores, threshold), data = kaggle_checkpoint
+    proc = run_script(path, KAGGLE_TEST, "--mc", "4", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "submission.csv").exists() and "MC dropout, 4 passes" in proc.stdout
+    mc = np.loadtxt(tmp_path / "submission_mc.csv", delimiter=",", skiprows=1)
+    assert (tmp_path / "submission_mc.csv").read_text().startswith("EventId,Score,Std\n")
+    np.testing.assert_array_equal(mc[:, 0], data.event_ids)
+    # Dropout 0.5 on 8 units: the passes differ, so every spread is positive
+    # and the mean of 4 passes is not the deterministic score.
+    assert (mc[:, 2] > 0).all() and (mc[:, 1] >= 0).all() and (mc[:, 1] <= 1).all()
+    assert not np.allclose(mc[:, 1], scores)
+
+
+def test_uci_scores_file_and_auc(uci_file, tmp_path):
+    data = load_higgs(uci_file)
+    path, scores, _ = write_checkpoint(tmp_path / "uci.h5", data.X, data.feature_names, seed=2)
+    proc = run_script(path, uci_file, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    table = np.loadtxt(tmp_path / "scores.csv", delimiter=",", skiprows=1)
+    assert (tmp_path / "scores.csv").read_text().startswith("Row,Score\n")
+    np.testing.assert_array_equal(table[:, 0], np.arange(12))
+    np.testing.assert_allclose(table[:, 1], scores, rtol=1e-6)
+    from dropout_layers.higgs.metrics import roc_auc
+
+    assert f"AUC {roc_auc(scores, data.y):.4f}" in proc.stdout
+
+
+def test_bad_inputs_give_one_line(kaggle_checkpoint, uci_file, tmp_path):
+    (path, _, _), _ = kaggle_checkpoint
+    plain = tmp_path / "plain.h5"
+    save_checkpoint(plain, build_higgs_mlp(4, hidden=(2,)))
+    cases = [
+        ((tmp_path / "absent.h5", KAGGLE_TEST), "absent.h5"),
+        ((path, uci_file), "does not match"),
+        ((plain, KAGGLE_TEST), "has no preprocessing state"),
+        ((path, tmp_path / "absent.csv"), "absent.csv: no such file"),
+    ]
+    for args, expected in cases:
+        proc = run_script(*args, cwd=tmp_path)
+        assert proc.returncode != 0, args
+        assert proc.stderr.startswith("predict_higgs.py: error: ") and expected in proc.stderr
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "submission.csv").exists()

@@ -1,0 +1,190 @@
+"""scripts/train_higgs.py from the command line: the full flow and every bad input.
+
+Bad inputs fail before anything is compiled, so those runs take about a
+second each; the one training run uses a tiny network on the Kaggle fixture.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "train_higgs.py"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TRAINING = FIXTURES / "kaggle_training_sample.csv"
+
+
+def run_script(*args, cwd):
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def with_field(lines, line_number, column, value):
+    """Copy of ``lines`` with one field replaced (line numbers count from 1)."""
+    header = lines[0].split(",")
+    lines = list(lines)
+    fields = lines[line_number - 1].split(",")
+    fields[header.index(column)] = value
+    lines[line_number - 1] = ",".join(fields)
+    return lines
+
+
+def write(path, lines):
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def previous_run(tmp_path_factory):
+    """An output directory holding the files of an earlier successful run."""
+    out = tmp_path_factory.mktemp("higgs_out")
+    proc = run_script("--data", TRAINING, "--out", out, "--hidden", "8", "--epochs", "2",
+                      "--batch-size", "4", "--quiet", cwd=out)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def snapshot(directory):
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+
+
+def test_full_flow_writes_checkpoint_metrics_and_plots(previous_run):
+    out, proc = previous_run
+    assert proc.stderr == ""
+    names = {path.name for path in out.iterdir()}
+    assert {"model.h5", "metrics.json"} <= names
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["format"] == "kaggle-train" and metrics["data"]["synthetic"] is False
+    assert metrics["data"]["n_train"] + metrics["data"]["n_valid"] + metrics["data"]["n_test"] == 20
+    assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] <= 2
+    assert [entry["epoch"] for entry in metrics["history"]] == list(
+        range(1, metrics["epochs_run"] + 1))
+    for key in ("auc", "ams_at_threshold", "ams_top15"):
+        assert key in metrics["validation"]
+    assert 0.0 < metrics["threshold"] < 1.0  # a sigmoid score
+    assert "AMS (valid cut)" in proc.stdout and "best epoch" in proc.stdout
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert proc.stdout.count("matplotlib is not installed") == 1
+    else:
+        assert {"loss.png", "roc.png", "ams.png"} <= names
+
+
+BAD_INPUTS = {
+    "missing file": (lambda d, lines: d / "absent.csv", "absent.csv: no such file"),
+    "empty file": (lambda d, lines: write(d / "empty.csv", []), "file is empty"),
+    "wrong header": (lambda d, lines: write(d / "header.csv", [lines[0].replace("Weight", "W")]
+                                            + lines[1:]), "missing columns Weight"),
+    "non-numeric value": (
+        lambda d, lines: write(d / "text.csv", with_field(lines, 5, "PRI_met", "abc")),
+        "line 5, column PRI_met: non-numeric value 'abc'"),
+    "bad label": (lambda d, lines: write(d / "label.csv", with_field(lines, 3, "Label", "x")),
+                  "line 3: Label must be 's' or 'b'"),
+    "one class": (lambda d, lines: write(d / "one.csv", [lines[0]] +
+                                         [line for line in lines[1:] if line.endswith(",b")]),
+                  "events are background"),
+    "nan": (lambda d, lines: write(d / "nan.csv", with_field(lines, 4, "DER_pt_h", "nan")),
+            "line 4, column DER_pt_h: nan is not a finite number"),
+    "inf": (lambda d, lines: write(d / "inf.csv", with_field(lines, 6, "PRI_tau_pt", "inf")),
+            "line 6, column PRI_tau_pt: inf is not a finite number"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_data_gives_one_line_and_keeps_previous_outputs(case, previous_run, tmp_path):
+    out, _ = previous_run
+    before = snapshot(out)
+    make, expected = BAD_INPUTS[case]
+    path = make(tmp_path, TRAINING.read_text().splitlines())
+    proc = run_script("--data", path, "--out", out, "--hidden", "8", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert expected in proc.stderr
+    assert proc.stderr.startswith("train_higgs.py: error: ")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("hidden", ["8,0", "-4"])
+def test_bad_hidden_sizes(hidden, tmp_path):
+    proc = run_script("--hidden", hidden, "--out", tmp_path / "out", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "argument --hidden: layer sizes must be positive integers" in proc.stderr
+    assert repr(hidden) in proc.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def foreign_checkpoint(path):
+    """A checkpoint of this script's kind, trained on the 28 UCI features."""
+    import numpy as np
+
+    from dropout_layers.checkpoint import save_checkpoint
+    from dropout_layers.higgs.data import UCI_FEATURES
+    from dropout_layers.higgs.pipeline import CHECKPOINT_KIND, PipelineOptions
+    from dropout_layers.higgs.preprocessing import HiggsPreprocessor
+    from models.higgs import build_higgs_mlp
+
+    X = np.random.default_rng(0).normal(size=(50, len(UCI_FEATURES))).astype(np.float32)
+    preprocessor = HiggsPreprocessor().fit(X, UCI_FEATURES)
+    options = PipelineOptions(hidden=(8,))
+    save_checkpoint(path, build_higgs_mlp(preprocessor.n_outputs, hidden=(8,)),
+                    metadata={"kind": CHECKPOINT_KIND, "feature_names": list(UCI_FEATURES),
+                              "options": options.to_dict(), "seed": 0, "threshold": 0.5,
+                              "epoch": 1},
+                    preprocessing=preprocessor.get_state())
+    return path
+
+
+def test_resume_from_another_feature_set_is_refused(previous_run, tmp_path):
+    out, _ = previous_run
+    before = snapshot(out)
+    checkpoint = foreign_checkpoint(tmp_path / "uci.h5")
+    proc = run_script("--data", TRAINING, "--resume", checkpoint, "--out", out, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"train_higgs.py: error: {checkpoint}: cannot resume on ")
+    assert "the data lacks lepton_pt" in proc.stderr and "the data has DER_mass_MMC" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert snapshot(out) == before
+
+
+def test_resume_continues_the_checkpoint(previous_run, tmp_path):
+    out, _ = previous_run
+    first = json.loads((out / "metrics.json").read_text())
+    resumed_out = tmp_path / "resumed"
+    # --hidden 99 is ignored: the network is the checkpoint's.
+    proc = run_script("--data", TRAINING, "--resume", out / "model.h5", "--out", resumed_out,
+                      "--epochs", "3", "--hidden", "99", "--batch-size", "4", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert f"resumed from {out / 'model.h5'} after epoch {first['best_epoch']}" in proc.stdout
+    metrics = json.loads((resumed_out / "metrics.json").read_text())
+    assert metrics["network"] == first["network"] == "33-8-1, dropout 0.5"
+    assert [row["epoch"] for row in metrics["history"]] == list(range(1, 4))
+    assert metrics["history"][:first["best_epoch"]] == first["history"][:first["best_epoch"]]
+
+
+def test_submission_from_the_trained_checkpoint(previous_run, tmp_path):
+    out, _ = previous_run
+    test_file = FIXTURES / "kaggle_test_sample.csv"
+    submission = tmp_path / "submission.csv"
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "predict_higgs.py"),
+                           str(out / "model.h5"), str(test_file), "--out", str(submission)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = submission.read_text().splitlines()
+    assert lines[0] == "EventId,RankOrder,Class"
+    rows = [line.split(",") for line in lines[1:]]
+    expected_ids = [line.split(",")[0] for line in test_file.read_text().splitlines()[1:]]
+    assert [row[0] for row in rows] == expected_ids
+    ranks = sorted(int(row[1]) for row in rows)
+    assert ranks == list(range(1, len(expected_ids) + 1))
+    assert {row[2] for row in rows} <= {"s", "b"}
+    # Class s exactly for the top-ranked events: the threshold cuts the ranking.
+    by_rank = sorted(rows, key=lambda row: -int(row[1]))
+    classes = [row[2] for row in by_rank]
+    n_signal = classes.count("s")
+    assert classes == ["s"] * n_signal + ["b"] * (len(classes) - n_signal)
+    assert f"({n_signal} of {len(rows)} as signal)" in proc.stdout

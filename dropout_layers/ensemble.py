@@ -1,0 +1,250 @@
+"""Ensembles of independently trained networks that predict by averaging.
+
+Bagging networks trained on different splits of the data is the oldest way
+to buy accuracy with compute: the Higgs challenge was won by the average of
+70 dropout networks. :class:`Ensemble` holds the members, the preprocessing
+they share and the decision threshold chosen for the ensemble score, and
+predicts with the plain mean of the members' deterministic outputs.
+
+Members built from the same architecture share one compiled function: their
+parameters are passed to it as inputs instead of being baked in as shared
+variables, so a 70-member ensemble compiles once, not 70 times.
+"""
+import json
+
+import numpy as np
+from pytensor.graph.replace import clone_replace
+
+from .layers import Layer, get_all_layers, get_all_params, get_output
+from .random import function
+from .uncertainty import (DEFAULT_BATCH_SIZE, _check_count, _check_inputs, _single_input_layer,
+                          mc_moments, reseeded_streams)
+
+__all__ = ["Ensemble", "architecture_signature"]
+
+
+def architecture_signature(network):
+    """Return a hashable description of a network's architecture.
+
+    Two networks with equal signatures have the same layers, configured
+    alike, wired alike, with parameters of the same shapes and dtypes, so
+    one compiled graph computes either when given its parameter values.
+
+    Parameters
+    ----------
+    network : Layer
+
+    Returns
+    -------
+    str
+    """
+    layers = get_all_layers(network)
+    position = {layer: i for i, layer in enumerate(layers)}
+    description = []
+    for layer in layers:
+        incoming = getattr(layer, "input_layers", None)
+        if incoming is None:
+            incoming = [getattr(layer, "input_layer", None)]
+        params = [(tuple(p.get_value(borrow=True).shape), str(p.dtype)) for p in layer.get_params()]
+        config = {k: v for k, v in layer.get_config().items() if k not in ("seed", "name")}
+        description.append((type(layer).__name__, json.dumps(config, sort_keys=True, default=str),
+                            [position.get(l) for l in incoming], params))
+    return json.dumps(description)
+
+
+class _SharedGraph:
+    """One compiled forward pass that any member of one architecture can run.
+
+    The template's parameters are replaced by symbolic inputs of the same
+    types; its RNG streams (if stochastic) stay shared, so the stochastic
+    variant draws masks from the template's streams whichever member runs.
+    """
+
+    def __init__(self, template, input_layer, deterministic):
+        self.params = get_all_params(template)
+        output = get_output(template, deterministic=deterministic)
+        param_inputs = [param.type(name=param.name) for param in self.params]
+        output = clone_replace(output, replace=dict(zip(self.params, param_inputs)))
+        self.compiled = function([input_layer.input_var] + param_inputs, output)
+
+    def bind(self, member):
+        values = [param.get_value(borrow=True) for param in get_all_params(member)]
+        return lambda X: self.compiled(X, *values)
+
+
+class Ensemble:
+    """Networks whose predictions are averaged, with what they share.
+
+    Parameters
+    ----------
+    members : sequence of Layer
+        The members' output layers; at least one. Their outputs must have
+        the same shape.
+    preprocessing : object, optional
+        The feature preprocessing every member was trained after (for the
+        Higgs pipeline a fitted
+        :class:`~dropout_layers.higgs.HiggsPreprocessor`); kept, not applied:
+        :meth:`predict` takes preprocessed features.
+    threshold : float, optional
+        Decision threshold chosen for the ensemble's score.
+    metadata : dict, optional
+        Free-form information (for example the cross-validation scores).
+
+    Attributes
+    ----------
+    members : list of Layer
+    preprocessing, threshold, metadata
+        As given.
+    """
+
+    def __init__(self, members, preprocessing=None, threshold=None, metadata=None):
+        members = list(members)
+        if not members:
+            raise ValueError("an Ensemble needs at least one member network")
+        for i, member in enumerate(members):
+            if not isinstance(member, Layer):
+                raise TypeError(f"ensemble member {i} is a {type(member).__name__}, not a Layer")
+        shapes = {tuple(member.output_shape[1:]) for member in members}
+        if len(shapes) > 1:
+            raise ValueError(f"ensemble members have different output shapes {sorted(shapes)}")
+        self.members = members
+        self.preprocessing = preprocessing
+        self.threshold = None if threshold is None else float(threshold)
+        self.metadata = dict(metadata or {})
+        self._graphs = {}
+        self._functions = {}
+
+    def __len__(self):
+        return len(self.members)
+
+    def __repr__(self):
+        return f"Ensemble({len(self.members)} members, threshold={self.threshold})"
+
+    @property
+    def input_layer(self):
+        """The first member's input layer (every member's has the same shape)."""
+        return _single_input_layer(self.members[0], None)
+
+    def _member_functions(self, deterministic):
+        # Group members by architecture and compile once per group.
+        if deterministic not in self._functions:
+            functions = []
+            for member in self.members:
+                key = (architecture_signature(member), deterministic)
+                if key not in self._graphs:
+                    self._graphs[key] = _SharedGraph(member, _single_input_layer(member, None), deterministic)
+                functions.append(self._graphs[key])
+            self._functions[deterministic] = functions
+        return self._functions[deterministic]
+
+    def _prepare(self, X):
+        return _check_inputs(X, self.input_layer)
+
+    def predict_members(self, X, batch_size=DEFAULT_BATCH_SIZE):
+        """Deterministic predictions of every member.
+
+        Parameters
+        ----------
+        X : array_like
+            Preprocessed features.
+        batch_size : int
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_members, n_events, ...)``, in the members' dtype.
+        """
+        return np.stack([self.predict_member(i, X, batch_size) for i in range(len(self.members))])
+
+    def predict_member(self, index, X, batch_size=DEFAULT_BATCH_SIZE):
+        """Deterministic predictions of member ``index`` alone.
+
+        Parameters
+        ----------
+        index : int
+        X : array_like
+            Preprocessed features.
+        batch_size : int
+
+        Returns
+        -------
+        numpy.ndarray
+            In the member's dtype.
+        """
+        X = self._prepare(X)
+        batch_size = _check_count(batch_size, "batch_size")
+        member = self.members[index]
+        run = self._member_functions(True)[index].bind(member)
+        return np.concatenate([run(X[s:s + batch_size]) for s in range(0, len(X), batch_size)])
+
+    def predict(self, X, batch_size=DEFAULT_BATCH_SIZE):
+        """The ensemble score: mean of the members' deterministic predictions.
+
+        Parameters
+        ----------
+        X : array_like
+            Preprocessed features.
+        batch_size : int
+            Events per forward pass.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64, shape of one member's output.
+        """
+        X = self._prepare(X)
+        batch_size = _check_count(batch_size, "batch_size")
+        total = None
+        for graph, member in zip(self._member_functions(True), self.members):
+            run = graph.bind(member)
+            for start in range(0, len(X), batch_size):
+                out = np.asarray(run(X[start:start + batch_size]), dtype=np.float64)
+                if total is None:
+                    total = np.zeros((len(X),) + out.shape[1:])
+                total[start:start + batch_size] += out
+        if total is None:
+            raise ValueError("Ensemble.predict: X holds no events")
+        return total / len(self.members)
+
+    def predict_mc(self, X, n_samples=30, batch_size=DEFAULT_BATCH_SIZE, seed=None, progress=False):
+        """Pooled Monte-Carlo dropout over all members.
+
+        Every member runs ``n_samples`` stochastic passes (see
+        :func:`dropout_layers.uncertainty.predict_mc`); the result is the
+        mean and standard deviation of all ``n_members * n_samples`` passes
+        together. By the law of total variance that spread holds both the
+        members' own dropout spread and their disagreement with one another.
+
+        Parameters
+        ----------
+        X : array_like
+            Preprocessed features.
+        n_samples : int
+            Stochastic passes per member.
+        batch_size : int
+        seed : int, optional
+            Member ``i`` draws its masks from streams seeded with
+            ``(seed, i)``, so the result does not depend on the order in
+            which members run; by default the streams of each member
+            architecture's first member are used and advanced.
+        progress : bool
+            Show a progress bar over the members.
+
+        Returns
+        -------
+        mean, std : numpy.ndarray
+            float64, shape of one member's output.
+        """
+        X = self._prepare(X)
+        pooled = None
+        pairs = list(zip(self._member_functions(False), self.members))
+        if progress:
+            from tqdm.auto import tqdm
+
+            pairs = tqdm(pairs, desc="MC dropout members", unit="member", leave=False)
+        for index, (graph, member) in enumerate(pairs):
+            member_seed = None if seed is None else [int(seed), index]
+            with reseeded_streams(graph.compiled, member_seed):
+                moments = mc_moments(graph.bind(member), X, n_samples, batch_size)
+            pooled = moments if pooled is None else pooled.merge(moments)
+        return pooled.mean, pooled.std

@@ -1,0 +1,111 @@
+"""train_higgs.py --folds (local executor) and predict_higgs.py on its ensemble file."""
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from dropout_layers.higgs.synthetic import write_toy_higgs
+
+REPO = Path(__file__).resolve().parents[1]
+TRAIN = REPO / "scripts" / "train_higgs.py"
+PREDICT = REPO / "scripts" / "predict_higgs.py"
+TINY = ("--hidden", "8", "--epochs", "2", "--batch-size", "32", "--quiet")
+
+
+def run_script(script, *args, cwd, env=None):
+    return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def toy_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "training.csv"
+    write_toy_higgs(path, n_events=600, seed=4)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ensemble_run(toy_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ensemble_out")
+    proc = run_script(TRAIN, "--data", toy_file, "--out", out, "--folds", "2", "--repeats", "2",
+                      *TINY, cwd=out)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_ensemble_run_writes_members_file_and_cv_metrics(ensemble_run):
+    out, proc = ensemble_run
+    assert proc.stderr == ""
+    assert sorted(p.name for p in (out / "members").iterdir()) == [
+        f"member_00{i}.h5" for i in range(4)]
+    with h5py.File(out / "ensemble.h5", "r") as h5file:
+        assert sorted(h5file["members"]) == ["0", "1", "2", "3"]
+        threshold = h5file.attrs["threshold"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["ensemble"]["n_members"] == 4 and metrics["ensemble"]["trained"] == [0, 1, 2, 3]
+    assert metrics["threshold"] == threshold
+    cv = metrics["cross_validation"]
+    assert {"auc", "ams_cross_fitted", "ams_top15", "ams_best_oof"} <= set(cv)
+    aucs = [member["auc"] for member in metrics["members"]]
+    assert metrics["member_spread"]["auc"]["std"] == pytest.approx(np.std(aucs))
+    assert "AMS, cut chosen on the other folds" in proc.stdout
+    assert "predict_higgs.py" in proc.stdout and "ensemble.h5" in proc.stdout
+
+
+def test_resume_keeps_finished_members(ensemble_run, toy_file):
+    out, _ = ensemble_run
+    kept = (out / "members" / "member_000.h5").read_bytes()
+    (out / "members" / "member_002.h5").unlink()
+    proc = run_script(TRAIN, "--data", toy_file, "--out", out, "--folds", "2", "--repeats", "2",
+                      "--resume", *TINY, cwd=out)
+    assert proc.returncode == 0, proc.stderr
+    assert "(executor local; 1 trained, 3 resumed)" in proc.stdout
+    assert (out / "members" / "member_000.h5").read_bytes() == kept
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["ensemble"]["trained"] == [2] and metrics["ensemble"]["resumed"] == [0, 1, 3]
+
+
+def test_predict_with_mc_writes_std_beside_score(ensemble_run, toy_file):
+    out, _ = ensemble_run
+    proc = run_script(PREDICT, out / "ensemble.h5", toy_file, "--out", out / "submission.csv",
+                      "--mc", "3", cwd=out)
+    assert proc.returncode == 0, proc.stderr
+    assert "ensemble of 4 members, deterministic; MC dropout, 3 passes each" in proc.stdout
+    assert "their class is unstable" in proc.stdout
+    with open(out / "submission_mc.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["EventId", "Score", "Std"] and len(rows) == 600
+    std = np.array([float(row["Std"]) for row in rows])
+    assert np.all(std >= 0) and std.max() > 0  # dropout and members disagree somewhere
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--executor", "ray"), "--executor ray needs --folds K (ensemble training)"),
+    (("--folds", "2", "--resume", "model.h5"), "with --folds, --resume takes no CHECKPOINT"),
+    (("--folds", "2", "--test-fraction", "0.1"), "--test-fraction does not apply with --folds"),
+    (("--folds", "1"), "argument --folds: must be at least 2, got 1"),
+    (("--folds", "2", "--ray-address", "auto"), "--ray-address needs --executor ray"),
+])
+def test_bad_ensemble_options(tmp_path, args, message):
+    proc = run_script(TRAIN, *args, "--out", tmp_path / "out", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("train_higgs.py: error: ") and message in proc.stderr
+    assert proc.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_ray_executor_without_ray_says_how_to_install(tmp_path):
+    # A stand-in package that fails to import, as when the extra is not installed.
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "__init__.py").write_text('raise ImportError("No module named \'ray\'")\n')
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}
+    proc = run_script(TRAIN, "--folds", "2", "--executor", "ray", "--out", tmp_path / "out",
+                      cwd=tmp_path, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr == ('train_higgs.py: error: the ray executor needs Ray: install it with '
+                           'pip install -e ".[ray]"\n')
+    assert not (tmp_path / "out").exists()

@@ -1,20 +1,37 @@
-"""dropout_layers: Lasagne-style dropout and dense layers on PyTensor."""
+"""dropout_layers: Lasagne-style dropout and dense layers on PyTensor.
+
+The top level holds the layers and graph helpers (as ``lasagne.layers``
+does), the checkpoint functions, the fit loop, Monte-Carlo dropout and
+ensembles. The Higgs challenge code lives apart, in
+:mod:`dropout_layers.higgs`, and is not imported here.
+"""
 from . import _pytensor_setup
 
 _pytensor_setup.configure()
 
 from . import (  # noqa: E402
-    config, init, layers, masks, nonlinearities, objectives, random, regularization, updates, utils,
+    checkpoint, config, init, layers, masks, nonlinearities, objectives, random, regularization,
+    training, updates, utils,
+)
+from .checkpoint import (  # noqa: E402
+    Checkpoint, CheckpointError, load_checkpoint, load_params, restore_training_state,
+    save_checkpoint, save_ensemble,
 )
 from .config import floatX, set_floatX  # noqa: E402
+from .ensemble import Ensemble  # noqa: E402
 from .layers import *  # noqa: E402,F401,F403
 from .layers import __all__ as _layers_all  # noqa: E402
 from .random import function, get_rng, set_rng  # noqa: E402
+from .training import EarlyStopping, Trainer, fit  # noqa: E402
+from .uncertainty import predict_mc  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = list(_layers_all) + [
-    "config", "init", "layers", "masks", "nonlinearities", "objectives", "random", "regularization",
-    "updates", "utils",
+    "checkpoint", "config", "init", "layers", "masks", "nonlinearities", "objectives", "random",
+    "regularization", "training", "updates", "utils",
+    "Checkpoint", "CheckpointError", "load_checkpoint", "load_params", "restore_training_state",
+    "save_checkpoint", "save_ensemble",
+    "Ensemble", "EarlyStopping", "Trainer", "fit", "predict_mc",
     "floatX", "set_floatX", "function", "get_rng", "set_rng", "__version__",
 ]

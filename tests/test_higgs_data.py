@@ -307,7 +307,7 @@ def test_all_events_of_one_class(tmp_path):
     only_background = [lines[0]] + [line[:-1] + "b" for line in lines[1:]]
     path = write_lines(tmp_path / "background.csv", only_background)
     message = load_error(path)
-    assert "all 20 events are background; labelled data needs both classes" in message
+    assert "all 20 events are background; training needs both signal and background events" in message
     assert load_higgs(path, allow_single_class=True).y.sum() == 0
 
 

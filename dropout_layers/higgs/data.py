@@ -509,8 +509,7 @@ class _Reader:
             n_signal = int(y.sum())
             if n_signal in (0, len(y)):
                 kind = "signal" if n_signal else "background"
-                self.fail(f"all {len(y)} events are {kind}; labelled data needs both classes "
-                          "(pass allow_single_class=True to accept this)")
+                self.fail(f"all {len(y)} events are {kind}; training needs both signal and background events")
         set_codes = joined("set_codes")
         return HiggsData(
             X=joined("X"),

@@ -15,8 +15,9 @@ setup(
         "tqdm>=4.60,<5",
     ],
     extras_require={
-        "test": ["pytest>=7,<10"],
+        # The test extra brings the optional parts too, so that their tests run rather than skip.
+        "test": ["pytest>=7,<10", "matplotlib>=3.6,<4", "ray[tune]>=2.9,<3"],
         "plot": ["matplotlib>=3.6,<4"],
-        "ray": ["ray>=2.9,<3"],
+        "ray": ["ray[tune]>=2.9,<3"],
     },
 )

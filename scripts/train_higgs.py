@@ -45,7 +45,7 @@ from pathlib import Path
 # that generation, compilation and training take well under 90 s on 2 cores.
 SYNTHETIC_EVENTS = 100_000
 DEFAULT_EPOCHS_SYNTHETIC = 20
-DEFAULT_EPOCHS_DATA = 40
+DEFAULT_EPOCHS_DATA = 200
 DEFAULT_HIDDEN = "128,128,128"
 CHECKPOINT_NAME = "model.h5"
 METRICS_NAME = "metrics.json"
@@ -131,7 +131,7 @@ def build_parser():
                         help="SGD learning rate (default %(default)s)")
     parser.add_argument("--momentum", type=probability, default=0.9,
                         help="Nesterov momentum (default %(default)s)")
-    parser.add_argument("--patience", type=positive_int, default=10,
+    parser.add_argument("--patience", type=positive_int, default=20,
                         help="stop after this many epochs without a better validation "
                              "score (default %(default)s)")
     parser.add_argument("--valid-fraction", type=fraction, default=0.2,

@@ -26,3 +26,15 @@ def test_quick_start_has_exactly_the_two_command_lines():
     quick = text.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     commands = [line.split("#")[0].strip() for line in quick.strip().splitlines()]
     assert commands == ['pip install -e . && python scripts/train_higgs.py', 'pip install -e ".[test]" && pytest']
+
+
+def test_fit_example_on_the_uci_sample_beats_chance_clearly(uci_sample_dir):
+    example = next(b for b in python_blocks() if "fit(network" in b)
+    assert "../shared/data/uci-higgs-sample/" in example
+    proc = run_python(example, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "valid_auc" in proc.stdout  # the epoch table
+    auc = float(proc.stdout.strip().splitlines()[-1].split()[-1])
+    # 500 test rows: the AUC's standard error is about 0.02; the recipe measured 0.76-0.79 over
+    # three seeds, and a network that learned nothing sits at 0.5.
+    assert 0.70 < auc <= 1.0

@@ -346,16 +346,21 @@ def _run_processes(train_member, shared, jobs, finished, bar, processes, threads
             raise error
 
 
-def _ray_init(ray, address):
-    """Start or join Ray unless already connected; return True if we started it."""
+def _ray_init(ray, address, env_vars=None):
+    """Start or join Ray unless already connected; return True if we started it.
+
+    ``env_vars`` go into the runtime environment of every worker of the job,
+    on a cluster too (Ray Tune takes no per-trial environment).
+    """
     if ray.is_initialized():
         return False
-    runtime_env = None
+    variables = dict(env_vars or {})
     if not address:
         # Workers of a local instance import the very code the driver runs,
         # even from a checkout that is not installed. Cluster nodes need the
         # package installed (see the README).
-        runtime_env = {"env_vars": {"PYTHONPATH": _code_search_path()}}
+        variables["PYTHONPATH"] = _code_search_path()
+    runtime_env = {"env_vars": variables} if variables else None
     # Worker output stays in Ray's log files: the members' progress bars and
     # compiler chatter would interleave unreadably with the driver's bar.
     # Errors still reach the driver as exceptions from ray.get.

@@ -468,7 +468,8 @@ def _build_network(n_inputs, options, seed):
         dl_random.set_rng(previous)
 
 
-def train_member(data, train_idx, valid_idx, options, seed, preprocessor=None, resume=None):
+def train_member(data, train_idx, valid_idx, options, seed, preprocessor=None, resume=None,
+                 callbacks=()):
     """Train one network on ``train_idx``, early-stopped and thresholded on ``valid_idx``.
 
     Parameters
@@ -487,6 +488,10 @@ def train_member(data, train_idx, valid_idx, options, seed, preprocessor=None, r
         Continue the training stored in this checkpoint (from
         :func:`load_resume_checkpoint`); ``options`` must describe the same
         network (see :func:`resumed_options`).
+    callbacks : sequence of Callback
+        Called after the pipeline's own (early stopping, best-epoch state)
+        at the end of every epoch, for example to report progress to a
+        hyper-parameter search.
 
     Returns
     -------
@@ -523,7 +528,7 @@ def train_member(data, train_idx, valid_idx, options, seed, preprocessor=None, r
 
     network = _build_network(X_train.shape[1], options, seed)
     fitted = _fit_network(network, X_train, y_train, w_train, X_valid, y_valid, w_valid,
-                          metrics, monitor, options, seed, resume)
+                          metrics, monitor, options, seed, resume, callbacks)
     valid_scores = np.asarray(fitted.trainer.predict(X_valid), dtype=np.float64).reshape(-1)
     threshold = choose_threshold(valid_scores, y_valid, physics_valid, weighted)
     valid_metrics = evaluate_scores(valid_scores, y_valid, physics_valid, threshold, weighted,
@@ -590,7 +595,7 @@ class _Fitted:
 
 
 def _fit_network(network, X_train, y_train, w_train, X_valid, y_valid, w_valid,
-                 metrics, monitor, options, seed, resume):
+                 metrics, monitor, options, seed, resume, callbacks=()):
     """Train with :meth:`Trainer.fit`, early stopping on ``valid_<monitor>``."""
     trainer = Trainer(network, update="nesterov_momentum", learning_rate=options.learning_rate,
                       update_kwargs={"momentum": options.momentum})
@@ -601,7 +606,7 @@ def _fit_network(network, X_train, y_train, w_train, X_valid, y_valid, w_valid,
     trainer.fit(X_train, y_train.astype(np.float32), w_train,
                 valid=(X_valid, y_valid.astype(np.float32), w_valid),
                 epochs=int(options.epochs), batch_size=int(options.batch_size), seed=int(seed),
-                callbacks=[constant_rate, early_stopping, best_state], metrics=metrics,
+                callbacks=[constant_rate, early_stopping, best_state, *callbacks], metrics=metrics,
                 verbose=options.progress,
                 resume_from=None if resume is None else resume.path)
     best_state.restore(trainer)

@@ -26,6 +26,15 @@ checkpoint is written to ``members/`` as it finishes and ``--resume`` trains
 only the missing ones; ``ensemble.h5`` holds them all, and ``metrics.json``
 the out-of-fold AUC and AMS with their spread across members.
 
+Hyper-parameter search with Ray Tune::
+
+    python scripts/train_higgs.py --search 20 --data training.csv
+
+trains 20 sampled configurations (dropout, layer width, learning rate) on
+one split, stops the trailing ones early (ASHA), writes the table of trials
+to ``search.json`` and ``search.csv`` and prints the command that trains
+the best one.
+
 The built-in default trains a 128-128-128 network for 20 epochs on 100,000
 generated events: about 10 s on 2 cores, compilation included.
 
@@ -169,14 +178,23 @@ def build_parser():
                                "--max-concurrent processes); ray: one Ray task per member "
                                "(default %(default)s)")
     ensemble.add_argument("--ray-address", metavar="ADDR",
-                          help="Ray cluster to run on: 'auto' (the cluster of this node), "
-                               "'HOST:6379' or 'ray://HOST:10001'; default: a local Ray instance")
+                          help="Ray cluster to run on (also for --search): 'auto' (the cluster "
+                               "of this node), 'HOST:6379' or 'ray://HOST:10001'; default: a "
+                               "local Ray instance")
     ensemble.add_argument("--cpus-per-member", type=positive_int, default=1, metavar="N",
                           help="CPUs each Ray task asks for, and BLAS threads per member unless "
                                "--threads says otherwise (default %(default)s)")
     ensemble.add_argument("--max-concurrent", type=positive_int, metavar="N",
                           help="most members training at once (default: as many as the CPUs "
                                "allow with ray, 1 with local)")
+    search = parser.add_argument_group(
+        "search", "train N sampled configurations of --dropout, the width of the --hidden "
+                  "layers and --learning-rate with Ray Tune, stopping poor ones early (ASHA); "
+                  "writes search.json and search.csv")
+    search.add_argument("--search", type=positive_int, metavar="N",
+                        help="number of trials; turns on the hyper-parameter search")
+    search.add_argument("--search-max-concurrent", type=positive_int, metavar="N",
+                        help="most trials training at once (default: one per CPU)")
     return parser
 
 
@@ -255,6 +273,7 @@ def main(argv=None):
     # Members trained in this process (--executor local) use the threads a Ray
     # task would get, so that both executors round alike and give equal members.
     limit_blas_threads(args.threads if args.folds is None else args.threads or args.cpus_per_member)
+    check_search_options(args)
     check_ensemble_options(args)
     out = check_out_dir(args.out)
 
@@ -282,6 +301,8 @@ def main(argv=None):
         options = pipeline.resumed_options(resume, options)
 
     make_out_dir(out)
+    if args.search is not None:
+        return search_hyperparameters(args, data, description, options, out, say, start)
     if args.folds is not None:
         return train_ensemble(args, data, description, options, out, say, start)
     result = pipeline.run_pipeline(data, options, seed=args.seed, resume=resume)
@@ -319,7 +340,8 @@ def check_ensemble_options(args):
     """Refuse option combinations of ensemble training before anything is loaded."""
     if args.folds is None:
         given = [name for name, value in (("--executor ray", args.executor == "ray"),
-                                          ("--ray-address", args.ray_address),
+                                          ("--ray-address",
+                                           args.ray_address and args.search is None),
                                           ("--max-concurrent", args.max_concurrent),
                                           ("--repeats", args.repeats != 1)) if value]
         if given:
@@ -341,6 +363,55 @@ def check_ensemble_options(args):
 
         if not ray_available():
             raise UsageError(RAY_INSTALL_HINT)
+
+
+def check_search_options(args):
+    """Refuse option combinations of the hyper-parameter search before anything is loaded."""
+    if args.search is None:
+        if args.search_max_concurrent is not None:
+            raise UsageError("--search-max-concurrent needs --search N")
+        return
+    for option, given in (("--folds", args.folds is not None),
+                          ("--resume", args.resume is not None)):
+        if given:
+            raise UsageError(f"--search does not combine with {option}: search first, then "
+                             "train the printed configuration")
+    from dropout_layers.higgs.search import TUNE_INSTALL_HINT, tune_available
+
+    if not tune_available():
+        raise UsageError(TUNE_INSTALL_HINT)
+
+
+def search_hyperparameters(args, data, description, options, out, say, start):
+    """Run the hyper-parameter search (``--search N``) and report its trials."""
+    from dropout_layers.higgs import search
+
+    say(f"searching {args.search} configurations with Ray Tune and ASHA"
+        + (f" on {args.ray_address}" if args.ray_address else "")
+        + f": dropout {search.DROPOUT_RANGE[0]}-{search.DROPOUT_RANGE[1]}, "
+          f"hidden {len(options.hidden)} x {'/'.join(map(str, search.WIDTH_CHOICES))} units, "
+          f"learning rate {search.LEARNING_RATE_RANGE[0]}-{search.LEARNING_RATE_RANGE[1]}")
+    try:
+        result = search.run_search(data, options, args.search, out, seed=args.seed,
+                                   ray_address=args.ray_address,
+                                   max_concurrent=args.search_max_concurrent,
+                                   say=None if args.quiet else say)
+    except KeyboardInterrupt:
+        print(f"train_higgs.py: interrupted; no table written (Tune's record of the trials so "
+              f"far is in {out / search.SEARCH_DIRECTORY})", file=sys.stderr)
+        return 130
+    command = search.retrain_command(build_parser(), args, result.best)
+    written = search.write_search_files(result, out, command=command, description=description)
+    say("")
+    say(search.search_table(result))
+    best = result.best
+    say("")
+    say(f"best: dropout {best.dropout:g}, hidden {','.join(map(str, best.hidden))}, learning "
+        f"rate {best.learning_rate:g} (validation {result.monitor.upper()} "
+        f"{best.best_value:.4f} at epoch {best.best_epoch})")
+    say(f"wrote {', '.join(str(p) for p in written)} in {time.perf_counter() - start:.1f} s")
+    say(f"next: {command}")
+    return 0
 
 
 def train_ensemble(args, data, description, options, out, say, start):
@@ -411,9 +482,10 @@ def run(argv=None):
         from dropout_layers.higgs import HiggsDataError
         from dropout_layers.higgs.bagging import EnsembleResumeError
         from dropout_layers.higgs.pipeline import PipelineError
+        from dropout_layers.higgs.search import SearchError
 
         if isinstance(exc, (HiggsDataError, CheckpointError, PipelineError, ExecutorError,
-                            EnsembleResumeError)):
+                            EnsembleResumeError, SearchError)):
             print(f"train_higgs.py: error: {exc}", file=sys.stderr)
             return 1
         raise

@@ -4,7 +4,7 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
 from ..utils import unique
-from .base import Layer, MergeLayer
+from .base import MergeLayer
 from .input import InputLayer
 
 __all__ = [

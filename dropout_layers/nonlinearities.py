@@ -5,6 +5,7 @@ Each is a plain function of a tensor, as in Lasagne. :func:`get` and
 configuration can be stored as JSON.
 """
 import pytensor.tensor as pt
+from pytensor.gradient import disconnected_grad
 
 __all__ = [
     "sigmoid", "tanh", "softmax", "rectify", "LeakyRectify", "leaky_rectify", "elu", "selu",
@@ -27,9 +28,28 @@ def softmax(x):
     return pt.special.softmax(x, axis=-1)
 
 
+def _positive(x):
+    """The mask ``x > 0``, outside the gradient.
+
+    A comparison has no gradient, but PyTensor still adds a zero of its
+    global floatX (float64 unless set) for it, which upcasts a float32
+    backward pass; cutting the condition out of the gradient avoids that.
+    """
+    return pt.gt(disconnected_grad(x), 0)
+
+
 def rectify(x):
-    """Rectified linear unit, max(0, x)."""
-    return pt.maximum(x, 0)
+    """Rectified linear unit, max(0, x).
+
+    Notes
+    -----
+    Written as a switch on ``x > 0`` rather than ``maximum(x, 0)``: the
+    gradient of ``maximum`` compares the output with the input again in the
+    backward pass, while the switch reuses one boolean mask, and a training
+    step of a 30-600-600-600-1 rectifier MLP ran 1.4x faster for it (see
+    ``scripts/benchmark_dropout.py``). The gradient at exactly 0 is 0.
+    """
+    return pt.switch(_positive(x), x, pt.zeros((), dtype=x.dtype))
 
 
 class LeakyRectify:
@@ -47,7 +67,8 @@ class LeakyRectify:
     def __call__(self, x):
         if self.leakiness == 0:
             return rectify(x)
-        return pt.maximum(x, pt.constant(self.leakiness, dtype=x.dtype) * x)
+        # A switch for the reason given in rectify's notes.
+        return pt.switch(_positive(x), x, pt.constant(self.leakiness, dtype=x.dtype) * x)
 
     def __repr__(self):
         return f"LeakyRectify(leakiness={self.leakiness!r})"
@@ -64,7 +85,7 @@ def elu(x):
     .. [1] Clevert et al. (2015): Fast and accurate deep network learning by
        exponential linear units (ELUs). arXiv:1511.07289.
     """
-    return pt.switch(pt.gt(x, 0), x, pt.expm1(x))
+    return pt.switch(_positive(x), x, pt.expm1(x))
 
 
 _SELU_ALPHA = 1.6732632423543772
@@ -80,7 +101,7 @@ def selu(x):
     """
     scale = pt.constant(_SELU_SCALE, dtype=x.dtype)
     alpha = pt.constant(_SELU_SCALE * _SELU_ALPHA, dtype=x.dtype)
-    return pt.switch(pt.gt(x, 0), scale * x, alpha * pt.expm1(x))
+    return pt.switch(_positive(x), scale * x, alpha * pt.expm1(x))
 
 
 def linear(x):

@@ -198,3 +198,27 @@ class TestConfig:
     def test_unregistered_layer_error_says_how(self):
         with pytest.raises(KeyError, match="register_layer"):
             dl.get_layer_class("NoSuchLayer")
+
+
+@pytest.mark.parametrize("name, reference_grad", [
+    ("rectify", lambda x: (x > 0).astype(np.float32)),
+    ("leaky_rectify", lambda x: np.where(x > 0, 1.0, 0.01).astype(np.float32)),
+    ("elu", lambda x: np.where(x > 0, 1.0, np.exp(x)).astype(np.float32)),
+])
+def test_piecewise_nonlinearity_gradients_stay_float32_and_exact(name, reference_grad):
+    x = pt.vector("x", dtype="float32")
+    grad = pytensor.grad(getattr(nonlinearities, name)(x).sum(), x)
+    assert grad.dtype == "float32"  # no float64 zero from the comparison
+    values = np.array([-2.0, -0.5, 0.5, 3.0], dtype=np.float32)
+    np.testing.assert_allclose(pytensor.function([x], grad)(values), reference_grad(values), rtol=1e-6)
+
+
+def test_rectifier_network_train_step_has_no_float64_tensors():
+    l_in = dl.InputLayer((None, 5))
+    net = dl.DenseLayer(dl.ReLUDenseLayer(dl.ReLUDenseLayer(l_in, 7), 7), 1)
+    loss = dl.get_output(net).mean()
+    grads = pytensor.grad(loss, dl.get_all_params(net, trainable=True))
+    fn = pytensor.function([l_in.input_var], grads)
+    float64 = [str(var) for node in fn.maker.fgraph.toposort() for var in node.outputs
+               if getattr(var.type, "dtype", None) == "float64" and var.type.ndim > 0]
+    assert float64 == []

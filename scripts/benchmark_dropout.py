@@ -15,10 +15,13 @@ Variants
     ``torch dropout``      PyTorch ``nn.Dropout(p)``      (if torch is installed)
 
 Training throughput is the median over ``--epochs`` epochs of samples per
-second, after a warm-up; the epochs of all variants are interleaved so that
-drift of the machine's speed hits every variant alike. The script also
-measures NumPy's sgemm on the network's matrix products, which bounds the
-training throughput, deterministic prediction throughput and Monte-Carlo
+second, after a warm-up. Each epoch is cut into ``--chunks`` slices and the
+variants take turns slice by slice, in an order that rotates, with NumPy's sgemm on the same matrix
+products as a training step timed in every turn too, so that the machine's
+speed, which drifts by tens of percent within seconds on a shared host, hits
+every variant and the sgemm bound alike. Ratios are taken within each epoch
+and their median is reported. The script also measures the
+training throughput bound (sgemm), deterministic prediction throughput and Monte-Carlo
 dropout prediction throughput (stochastic forward passes), and the peak
 resident memory.
 
@@ -46,6 +49,8 @@ def parse_args(argv=None):
     parser.add_argument("--p", type=float, default=0.5, help="dropout probability")
     parser.add_argument("--rows", type=int, default=250_000, help="training rows per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per variant (the median is reported)")
+    parser.add_argument("--chunks", type=int, default=8,
+                        help="slices per epoch in which the variants take turns (default %(default)s)")
     parser.add_argument("--warmup-batches", type=int, default=100, help="untimed batches per variant before timing")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for BLAS and PyTorch")
     parser.add_argument("--learning-rate", type=float, default=0.01)
@@ -68,8 +73,8 @@ def parse_args(argv=None):
         parser.error(f"--p must be in [0, 1), got {args.p}")
     if args.rows < args.batch_size:
         parser.error(f"--rows ({args.rows}) must be at least --batch-size ({args.batch_size})")
-    if args.epochs < 1 or args.threads < 1 or args.batch_size < 1:
-        parser.error("--epochs, --threads and --batch-size must be positive")
+    if min(args.epochs, args.threads, args.batch_size, args.chunks) < 1:
+        parser.error("--epochs, --chunks, --threads and --batch-size must be positive")
     return args
 
 
@@ -96,8 +101,8 @@ def train_flop_per_sample(args):
     return 3 * 2 * sum(n_in * n_out for n_in, n_out in layer_sizes(args))
 
 
-def measure_sgemm(args, repeats=7):
-    """GFLOP/s of NumPy's sgemm on exactly the products of one training step."""
+def sgemm_step(args):
+    """A function running NumPy's sgemm on exactly the products of one training step, and their FLOP."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -115,6 +120,12 @@ def measure_sgemm(args, repeats=7):
         for (a, b), out in zip(products, outs):
             np.matmul(a, b, out=out)
 
+    return step, flop
+
+
+def measure_sgemm(args, repeats=7):
+    """GFLOP/s of NumPy's sgemm on exactly the products of one training step."""
+    step, flop = sgemm_step(args)
     reps = 50
     step()
     times = []
@@ -217,6 +228,34 @@ def run_epoch(train, batches):
     return time.perf_counter() - start
 
 
+def interleaved_epoch(variants, n_batches, chunks, sgemm):
+    """Seconds per variant for one epoch, and sgemm's GFLOP/s, taking turns slice by slice.
+
+    Slices of a second or so keep every variant, and the sgemm reference, on
+    the same stretch of the machine's speed. The order of the turns rotates
+    from slice to slice: whoever runs right after PyTorch shares the cores
+    with its OpenMP threads, which spin for a while after their work, and
+    rotating spreads that cost over everyone.
+    """
+    step, flop = sgemm
+    edges = [round(i * n_batches / chunks) for i in range(chunks + 1)]
+    runners = [(name, variant["train"], variant["batches"]) for name, variant in variants.items()]
+    runners.append(("sgemm", None, None))
+    seconds = dict.fromkeys([name for name, _, _ in runners], 0.0)
+    for turn, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        shift = turn % len(runners)
+        for name, train, batches in runners[shift:] + runners[:shift]:
+            if train is None:
+                start = time.perf_counter()
+                for _ in range(hi - lo):
+                    step()
+                seconds[name] += time.perf_counter() - start
+            else:
+                seconds[name] += run_epoch(train, batches[lo:hi])
+    sgemm_seconds = seconds.pop("sgemm")
+    return seconds, flop * n_batches / sgemm_seconds / 1e9
+
+
 def time_prediction(fn, batches, passes=1, repeats=3):
     """Median samples/s of ``passes`` forward passes over every batch."""
     n = sum(len(x) for x in batches) * passes
@@ -304,14 +343,13 @@ def main(argv=None):
         print(f"  built {name:<16} (compile {variant['compile_seconds']:.1f} s)", flush=True)
 
     n_samples = n_batches * bs
+    sgemm = sgemm_step(args)
     sgemm_rounds = []
     for epoch in range(args.epochs):
+        seconds, gflops_round = interleaved_epoch(variants, n_batches, args.chunks, sgemm)
         for name, variant in variants.items():
-            seconds = run_epoch(variant["train"], variant["batches"])
-            variant["epoch_rates"].append(n_samples / seconds)
-        # Measured between the rounds too, so that the bound sees the same
-        # machine (load, clock) as the epochs it is compared with.
-        sgemm_rounds.append(measure_sgemm(args, repeats=3)["gflops"])
+            variant["epoch_rates"].append(n_samples / seconds[name])
+        sgemm_rounds.append(gflops_round)
         print(f"  epoch {epoch + 1}/{args.epochs}: " + ", ".join(
             f"{name} {v['epoch_rates'][-1]:,.0f}" for name, v in variants.items())
             + f"; sgemm {sgemm_rounds[-1]:.0f} GFLOP/s", flush=True)
@@ -323,10 +361,8 @@ def main(argv=None):
     sgemm_after = measure_sgemm(args)
 
     sgemm_all = [sgemm_before["gflops"], *sgemm_rounds, sgemm_after["gflops"]]
-    gflops = statistics.median(sgemm_all)
     flop_per_sample = train_flop_per_sample(args)
-    bound = gflops * 1e9 / flop_per_sample
-    results = report(args, variants, gflops, flop_per_sample, bound, sgemm_all)
+    results = report(args, variants, sgemm_rounds, flop_per_sample, sgemm_all)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}")
@@ -335,7 +371,10 @@ def main(argv=None):
     return results
 
 
-def report(args, variants, gflops, flop_per_sample, bound, sgemm_all):
+def report(args, variants, sgemm_rounds, flop_per_sample, sgemm_all):
+    gflops = statistics.median(sgemm_rounds)
+    bound = gflops * 1e9 / flop_per_sample
+    bound_rounds = [g * 1e9 / flop_per_sample for g in sgemm_rounds]
     rows = {}
     for name, v in variants.items():
         rows[name] = {
@@ -349,9 +388,14 @@ def report(args, variants, gflops, flop_per_sample, bound, sgemm_all):
         }
 
     def ratio(a, b):
+        """Median over epochs of the ratio within each epoch (the variants shared its machine)."""
         if a in rows and b in rows:
-            return rows[a]["train_samples_per_s"] / rows[b]["train_samples_per_s"]
+            return statistics.median(x / y for x, y in zip(rows[a]["epoch_samples_per_s"],
+                                                           rows[b]["epoch_samples_per_s"]))
         return None
+
+    def vs_bound(name):
+        return statistics.median(r / b for r, b in zip(rows[name]["epoch_samples_per_s"], bound_rounds))
 
     baselines = {"pytensor": "none", "torch": "torch none"}
     print()
@@ -362,7 +406,7 @@ def report(args, variants, gflops, flop_per_sample, bound, sgemm_all):
         base = ratio(name, baselines[row["backend"]])
         mc = row["mc_predict_samples_per_s"]
         row["vs_no_dropout"] = base
-        row["vs_sgemm_bound"] = row["train_samples_per_s"] / bound
+        row["vs_sgemm_bound"] = vs_bound(name)
         mc_text = "-" if mc is None else f"{mc:,.0f}"
         mc_ratio = None if mc is None else mc / row["predict_samples_per_s"]
         row["mc_vs_predict"] = mc_ratio
@@ -374,16 +418,17 @@ def report(args, variants, gflops, flop_per_sample, bound, sgemm_all):
     goals = {
         "dropout_vs_none": ratio("switch+bits", "none"),
         "dropout_vs_torch_dropout": ratio("switch+bits", "torch dropout"),
-        "none_vs_sgemm_bound": rows["none"]["train_samples_per_s"] / bound if "none" in rows else None,
+        "none_vs_sgemm_bound": vs_bound("none") if "none" in rows else None,
         "switch_vs_multiply_uniform": ratio("switch+uniform", "multiply+uniform"),
         "switch_vs_multiply_bits": ratio("switch+bits", "multiply+bits"),
         "bits_vs_uniform_switch": ratio("switch+bits", "switch+uniform"),
         "fastest_dropout_variant": best,
     }
     print()
-    print(f"sgemm: {gflops:.0f} GFLOP/s (NumPy on this step's products, median of {len(sgemm_all)} "
-          f"measurements from {min(sgemm_all):.0f} to {max(sgemm_all):.0f}); {flop_per_sample / 1e6:.2f} "
-          f"MFLOP per sample -> bound {bound:,.0f} samples/s")
+    print(f"sgemm: {gflops:.0f} GFLOP/s (NumPy on this step's products, timed in turn with the variants; "
+          f"median of {len(sgemm_rounds)} epochs, {min(sgemm_all):.0f} to {max(sgemm_all):.0f} in all "
+          f"measurements); {flop_per_sample / 1e6:.2f} MFLOP per sample -> bound {bound:,.0f} samples/s")
+    print("ratios are medians of within-epoch ratios")
     print(f"goal 1, switch+bits / none:          {_fmt(goals['dropout_vs_none'])}  (target >= 0.90)")
     print(f"goal 2, switch+bits / torch dropout: {_fmt(goals['dropout_vs_torch_dropout'])}  (target >= 1.80)")
     print(f"goal 3, none / sgemm bound:          {_fmt(goals['none_vs_sgemm_bound'])}  (target >= 0.80)")

@@ -1,0 +1,54 @@
+"""The benchmark scripts run and report consistent figures (never timed here: speed is the scripts' job)."""
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+SCRIPTS = REPO / "scripts"
+# 30-600-600-600-1: weights and biases of each dense layer.
+MLP_PARAMS = (30 * 600 + 600) + 2 * (600 * 600 + 600) + (600 + 1)
+
+
+def run_script(name, *args, cwd):
+    return subprocess.run([sys.executable, str(SCRIPTS / name), *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def test_checkpoint_benchmark_reports_sizes_that_follow_the_storage(tmp_path):
+    proc = run_script("benchmark_checkpoint.py", "--repeats", "1", "--json", "out.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["n_params"] == MLP_PARAMS
+    size = {(row["content"], row["storage"]): row["bytes"] for row in report["results"]}
+    raw = 4 * MLP_PARAMS
+    assert raw < size["network", "none"] < 1.02 * raw  # float32 values plus a small layout
+    assert 0.49 < size["network", "float16"] / size["network", "none"] < 0.52
+    assert size["network", "gzip"] < size["network", "none"]
+    # Nesterov keeps one velocity per parameter, so the training state doubles the weights.
+    assert size["training", "none"] > 2 * raw
+
+
+def test_dropout_benchmark_reports_every_variant_and_the_flop_count(tmp_path):
+    proc = run_script("benchmark_dropout.py", "--rows", "2048", "--epochs", "2", "--chunks", "2",
+                      "--warmup-batches", "1", "--predict-rows", "512", "--no-torch",
+                      "--variants", "none,switch+bits,multiply+bits", "--json", "out.json",
+                      cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["train_flop_per_sample"] == 6 * (30 * 600 + 2 * 600 * 600 + 600)
+    assert set(report["variants"]) == {"none", "switch+bits", "multiply+bits"}
+    for name, row in report["variants"].items():
+        assert len(row["epoch_samples_per_s"]) == 2 and min(row["epoch_samples_per_s"]) > 0, name
+        assert row["predict_samples_per_s"] > 0
+        assert (row["mc_predict_samples_per_s"] is None) == (name == "none")
+    assert report["variants"]["none"]["vs_no_dropout"] == 1.0
+    assert report["ratios"]["fastest_dropout_variant"] in {"switch+bits", "multiply+bits"}
+    assert "| switch+bits |" in proc.stdout
+
+
+def test_dropout_benchmark_refuses_an_unknown_variant(tmp_path):
+    proc = run_script("benchmark_dropout.py", "--no-torch", "--variants", "none,shuffle", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "shuffle" in proc.stderr and "Traceback" not in proc.stderr

@@ -29,33 +29,19 @@ The checkpoint is self-contained: the network is rebuilt by
 its stored state; no model code is imported. When the file has labels, the
 AUC (and the AMS at the checkpoint's threshold for weighted data) is printed.
 """
-import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-
-class UsageError(Exception):
-    """A bad option or input; reported as one line, without a traceback."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(f"{message} (see --help)")
-
-
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+# The sibling script's command-line pieces; importing it loads no library,
+# so BLAS threads can still be set before NumPy.
+from train_higgs import OneLineParser, UsageError, limit_blas_threads, positive_int
 
 
 def build_parser():
     # No library import here: BLAS threads are set from the options before
     # NumPy loads.
-    parser = _Parser(prog="predict_higgs.py",
+    parser = OneLineParser(prog="predict_higgs.py",
                      description="Write a Kaggle submission (or a scores file for UCI data) "
                                  "from a train_higgs.py checkpoint.")
     parser.add_argument("checkpoint", help="checkpoint written by train_higgs.py (model.h5)")
@@ -76,17 +62,6 @@ def build_parser():
                         help="BLAS threads (default 1 unless OPENBLAS_NUM_THREADS or "
                              "OMP_NUM_THREADS is set)")
     return parser
-
-
-def limit_blas_threads(threads):
-    """Set the BLAS thread count before NumPy loads (as in train_higgs.py)."""
-    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    if threads is None:
-        if any(name in os.environ for name in names):
-            return
-        threads = 1
-    for name in names:
-        os.environ[name] = str(threads)
 
 
 def load_model(path):

@@ -64,7 +64,7 @@ class UsageError(Exception):
     """A bad option or input; reported as one line, without a traceback."""
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     def error(self, message):
         # argparse prints the usage block too; one line is easier to read in logs.
         raise UsageError(f"{message} (see --help)")
@@ -113,7 +113,7 @@ def positive_float(text):
 def build_parser():
     # No library import here: BLAS threads are set from the options before
     # NumPy loads (see limit_blas_threads).
-    parser = _Parser(
+    parser = OneLineParser(
         prog="train_higgs.py",
         description="Train a dropout MLP on Higgs challenge data (Kaggle, CERN open data or "
                     "UCI); without --data, on built-in synthetic events.")

@@ -1,22 +1,15 @@
 """The benchmark scripts run and report consistent figures (never timed here: speed is the scripts' job)."""
 import json
-import subprocess
-import sys
 
-from conftest import REPO
+from conftest import REPO, run_script
 
 SCRIPTS = REPO / "scripts"
 # 30-600-600-600-1: weights and biases of each dense layer.
 MLP_PARAMS = (30 * 600 + 600) + 2 * (600 * 600 + 600) + (600 + 1)
 
 
-def run_script(name, *args, cwd):
-    return subprocess.run([sys.executable, str(SCRIPTS / name), *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
-
-
 def test_checkpoint_benchmark_reports_sizes_that_follow_the_storage(tmp_path):
-    proc = run_script("benchmark_checkpoint.py", "--repeats", "1", "--json", "out.json", cwd=tmp_path)
+    proc = run_script(SCRIPTS / "benchmark_checkpoint.py", "--repeats", "1", "--json", "out.json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["n_params"] == MLP_PARAMS
@@ -30,7 +23,7 @@ def test_checkpoint_benchmark_reports_sizes_that_follow_the_storage(tmp_path):
 
 
 def test_dropout_benchmark_reports_every_variant_and_the_flop_count(tmp_path):
-    proc = run_script("benchmark_dropout.py", "--rows", "2048", "--epochs", "2", "--chunks", "2",
+    proc = run_script(SCRIPTS / "benchmark_dropout.py", "--rows", "2048", "--epochs", "2", "--chunks", "2",
                       "--warmup-batches", "1", "--predict-rows", "512", "--no-torch",
                       "--variants", "none,switch+bits,multiply+bits", "--json", "out.json",
                       cwd=tmp_path)
@@ -49,6 +42,6 @@ def test_dropout_benchmark_reports_every_variant_and_the_flop_count(tmp_path):
 
 
 def test_dropout_benchmark_refuses_an_unknown_variant(tmp_path):
-    proc = run_script("benchmark_dropout.py", "--no-torch", "--variants", "none,shuffle", cwd=tmp_path)
+    proc = run_script(SCRIPTS / "benchmark_dropout.py", "--no-torch", "--variants", "none,shuffle", cwd=tmp_path)
     assert proc.returncode != 0
     assert "shuffle" in proc.stderr and "Traceback" not in proc.stderr

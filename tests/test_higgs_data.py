@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import with_field
 from dropout_layers.higgs.data import (
     KAGGLE_FEATURES, KAGGLE_TEST_COLUMNS, KAGGLE_TRAIN_COLUMNS, OPENDATA_COLUMNS, UCI_FEATURES,
     HiggsData, HiggsDataError, load_higgs, write_kaggle_csv, write_submission,
@@ -33,16 +34,6 @@ def lines_of(path):
 def write_lines(path, lines, ending="\n"):
     Path(path).write_bytes((ending.join(lines) + ending).encode())
     return path
-
-
-def with_field(lines, line_number, column, value):
-    """Copy of ``lines`` with one field replaced (line numbers count from 1)."""
-    header = lines[0].split(",")
-    lines = list(lines)
-    fields = lines[line_number - 1].split(",")
-    fields[header.index(column)] = value
-    lines[line_number - 1] = ",".join(fields)
-    return lines
 
 
 def load_error(path, **kwargs):

@@ -4,6 +4,7 @@ Each search starts a local Ray instance (several seconds) and trains tiny
 networks for two epochs on 600 generated events.
 """
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -19,14 +20,14 @@ from dropout_layers.higgs.search import (DROPOUT_RANGE, LEARNING_RATE_RANGE,  # 
                                          trial_options)
 from dropout_layers.higgs.synthetic import write_toy_higgs  # noqa: E402
 
+from conftest import run_script as run_any_script  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 TRAIN = REPO / "scripts" / "train_higgs.py"
 TINY = ("--hidden", "8", "--epochs", "2", "--batch-size", "32", "--quiet")
 
 
-def run_script(*args, cwd):
-    return subprocess.run([sys.executable, str(TRAIN), *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+run_script = functools.partial(run_any_script, TRAIN)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,7 @@ as good as any for checking that the script applies the stored
 preprocessing and threshold); the expected scores come from
 ``load_checkpoint`` in this process.
 """
-import subprocess
-import sys
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +17,15 @@ from dropout_layers.higgs.pipeline import CHECKPOINT_KIND
 from dropout_layers.higgs.preprocessing import HiggsPreprocessor
 from models.higgs import build_higgs_mlp
 
+from conftest import run_script as run_any_script
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "predict_higgs.py"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KAGGLE_TEST = FIXTURES / "kaggle_test_sample.csv"
 
 
-def run_script(*args, cwd):
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+run_script = functools.partial(run_any_script, SCRIPT)
 
 
 def write_checkpoint(path, X, feature_names, seed):

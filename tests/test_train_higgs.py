@@ -3,6 +3,7 @@
 Bad inputs fail before anything is compiled, so those runs take about a
 second each; the one training run uses a tiny network on the Kaggle fixture.
 """
+import functools
 import json
 import subprocess
 import sys
@@ -10,25 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_script as run_any_script
+from conftest import with_field
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "train_higgs.py"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TRAINING = FIXTURES / "kaggle_training_sample.csv"
 
 
-def run_script(*args, cwd):
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
-
-
-def with_field(lines, line_number, column, value):
-    """Copy of ``lines`` with one field replaced (line numbers count from 1)."""
-    header = lines[0].split(",")
-    lines = list(lines)
-    fields = lines[line_number - 1].split(",")
-    fields[header.index(column)] = value
-    lines[line_number - 1] = ",".join(fields)
-    return lines
+run_script = functools.partial(run_any_script, SCRIPT)
 
 
 def write(path, lines):

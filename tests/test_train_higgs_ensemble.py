@@ -1,8 +1,6 @@
 """train_higgs.py --folds (local executor) and predict_higgs.py on its ensemble file."""
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -11,15 +9,12 @@ import pytest
 
 from dropout_layers.higgs.synthetic import write_toy_higgs
 
+from conftest import run_script
+
 REPO = Path(__file__).resolve().parents[1]
 TRAIN = REPO / "scripts" / "train_higgs.py"
 PREDICT = REPO / "scripts" / "predict_higgs.py"
 TINY = ("--hidden", "8", "--epochs", "2", "--batch-size", "32", "--quiet")
-
-
-def run_script(script, *args, cwd, env=None):
-    return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=300, env=env)
 
 
 @pytest.fixture(scope="module")

@@ -154,7 +154,9 @@ class Ensemble:
         numpy.ndarray
             Shape ``(n_members, n_events, ...)``, in the members' dtype.
         """
-        return np.stack([self.predict_member(i, X, batch_size) for i in range(len(self.members))])
+        X = self._prepare(X)
+        batch_size = _check_count(batch_size, "batch_size")
+        return np.stack([self._run_member(i, X, batch_size) for i in range(len(self.members))])
 
     def predict_member(self, index, X, batch_size=DEFAULT_BATCH_SIZE):
         """Deterministic predictions of member ``index`` alone.
@@ -171,10 +173,11 @@ class Ensemble:
         numpy.ndarray
             In the member's dtype.
         """
-        X = self._prepare(X)
-        batch_size = _check_count(batch_size, "batch_size")
-        member = self.members[index]
-        run = self._member_functions(True)[index].bind(member)
+        return self._run_member(index, self._prepare(X), _check_count(batch_size, "batch_size"))
+
+    def _run_member(self, index, X, batch_size):
+        """Deterministic outputs of one member on already checked inputs, batch by batch."""
+        run = self._member_functions(True)[index].bind(self.members[index])
         return np.concatenate([run(X[s:s + batch_size]) for s in range(0, len(X), batch_size)])
 
     def predict(self, X, batch_size=DEFAULT_BATCH_SIZE):
@@ -194,16 +197,10 @@ class Ensemble:
         """
         X = self._prepare(X)
         batch_size = _check_count(batch_size, "batch_size")
-        total = None
-        for graph, member in zip(self._member_functions(True), self.members):
-            run = graph.bind(member)
-            for start in range(0, len(X), batch_size):
-                out = np.asarray(run(X[start:start + batch_size]), dtype=np.float64)
-                if total is None:
-                    total = np.zeros((len(X),) + out.shape[1:])
-                total[start:start + batch_size] += out
-        if total is None:
+        if len(X) == 0:
             raise ValueError("Ensemble.predict: X holds no events")
+        total = sum(self._run_member(index, X, batch_size).astype(np.float64)
+                    for index in range(len(self.members)))
         return total / len(self.members)
 
     def predict_mc(self, X, n_samples=30, batch_size=DEFAULT_BATCH_SIZE, seed=None, progress=False):

@@ -3,7 +3,7 @@
 The top level holds the layers and graph helpers (as ``lasagne.layers``
 does), the checkpoint functions, the fit loop, Monte-Carlo dropout and
 ensembles. The Higgs challenge code lives apart, in
-:mod:`dropout_layers.higgs`, and is not imported here.
+:mod:`dropout_layers_higgs`, and is not imported here.
 """
 from . import _pytensor_setup
 

@@ -83,7 +83,7 @@ class Ensemble:
     preprocessing : object, optional
         The feature preprocessing every member was trained after (for the
         Higgs pipeline a fitted
-        :class:`~dropout_layers.higgs.HiggsPreprocessor`); kept, not applied:
+        :class:`~dropout_layers_higgs.HiggsPreprocessor`); kept, not applied:
         :meth:`predict` takes preprocessed features.
     threshold : float, optional
         Decision threshold chosen for the ensemble's score.

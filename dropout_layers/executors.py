@@ -26,33 +26,37 @@ restarted with ``resume=True`` trains only the members that ``load_member``
 cannot find.
 """
 import logging
+import multiprocessing
 import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from numbers import Integral
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .checks import check_positive_int
+from .errors import DropoutLayersError
 from .random import get_rng, set_rng
+from .threads import thread_env
 
-__all__ = ["EXECUTORS", "ExecutorError", "MemberJob", "RunSummary", "member_seed", "thread_env",
-           "run_members", "ray_available", "RAY_INSTALL_HINT"]
+__all__ = ["EXECUTORS", "ExecutorError", "ExecutorSettings", "MemberJob", "RunSummary",
+           "member_seed", "run_members", "ray_available", "ray_session", "ray_runtime_env",
+           "environment_variables",
+           "RAY_INSTALL_HINT"]
 
 #: Accepted values of ``executor``.
 EXECUTORS = ("local", "ray")
 
+# What Ray ships to its workers as this library: the package's own directory.
+_LIBRARY_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
+
 #: How to get the optional Ray dependency.
 RAY_INSTALL_HINT = 'the ray executor needs Ray: install it with pip install -e ".[ray]"'
 
-# Environment variables read by OpenBLAS, MKL, OpenMP runtimes, macOS
-# Accelerate and Numba when a worker process starts.
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                     "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
 
-
-class ExecutorError(RuntimeError):
+class ExecutorError(DropoutLayersError, RuntimeError):
     """An executor cannot run: a missing optional dependency or a bad setting."""
 
 
@@ -74,6 +78,78 @@ class MemberJob:
     index: int
     seed: int
     payload: Any = None
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Where and how :func:`run_members` runs the members.
+
+    Attributes
+    ----------
+    executor : {'local', 'ray'}
+    processes : int
+        Worker processes of the local executor; 1 trains in this process.
+    ray_address : str, optional
+        Ray cluster to connect to (``'auto'``, ``'host:6379'`` or
+        ``'ray://host:10001'``); by default a local Ray instance is started
+        (and shut down afterwards) unless one is already running.
+    cpus_per_member : int
+        CPUs each Ray task asks for.
+    threads_per_member : int, optional
+        BLAS, OpenMP and Numba threads of each worker; by default
+        ``cpus_per_member``.
+    max_concurrent : int, optional
+        Most members in flight at once; by default as many as the Ray
+        cluster's CPUs allow, or ``processes`` locally.
+    code : tuple
+        Modules (or directories) that Ray ships to its workers through its
+        ``runtime_env`` (``py_modules``), so that workers run the driver's
+        code even where it is not installed. This library is always
+        shipped; an application adds its own packages.
+    progress : bool
+        Show a progress bar over the members.
+    desc : str
+        Label of the progress bar.
+
+    Examples
+    --------
+    >>> ExecutorSettings(executor="ray", cpus_per_member=2).threads
+    2
+    >>> ExecutorSettings(executor="dask")
+    Traceback (most recent call last):
+    ...
+    dropout_layers.executors.ExecutorError: unknown executor 'dask'; expected one of ('local', 'ray')
+    """
+
+    executor: str = "local"
+    processes: int = 1
+    ray_address: Any = None
+    cpus_per_member: int = 1
+    threads_per_member: Any = None
+    max_concurrent: Any = None
+    code: tuple = ()
+    progress: bool = True
+    desc: str = "members"
+
+    def __post_init__(self):
+        if self.executor not in EXECUTORS:
+            raise ExecutorError(f"unknown executor {self.executor!r}; expected one of {EXECUTORS}")
+        check_positive_int(self.processes, "processes")
+        check_positive_int(self.cpus_per_member, "cpus_per_member")
+        for name in ("threads_per_member", "max_concurrent"):
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), name)
+        object.__setattr__(self, "code", tuple(self.code))
+
+    @property
+    def threads(self):
+        """BLAS threads per member."""
+        return self.threads_per_member or self.cpus_per_member
+
+    @property
+    def local_workers(self):
+        """Processes the local executor uses at once."""
+        return min(self.processes, self.max_concurrent or self.processes)
 
 
 @dataclass
@@ -120,22 +196,6 @@ def member_seed(base_seed, index):
     return int(state >> np.uint32(1))
 
 
-def thread_env(threads):
-    """Environment variables that cap a worker's BLAS, OpenMP and Numba threads.
-
-    Parameters
-    ----------
-    threads : int
-
-    Returns
-    -------
-    dict
-    """
-    if isinstance(threads, bool) or not isinstance(threads, Integral) or threads < 1:
-        raise ValueError(f"threads per member must be a positive integer, got {threads!r}")
-    return {name: str(int(threads)) for name in _THREAD_VARIABLES}
-
-
 def ray_available():
     """Return True when Ray can be imported."""
     try:
@@ -166,7 +226,8 @@ def _run_one(train_member, shared, job):
 
 
 @contextmanager
-def _environment(variables):
+def environment_variables(variables):
+    """Set environment variables inside a ``with`` block, restoring them afterwards."""
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
     try:
@@ -204,16 +265,9 @@ def _check_jobs(jobs):
     return jobs
 
 
-def _check_positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def run_members(train_member, jobs, *, shared=None, executor="local", save_member=None,
-                load_member=None, resume=False, processes=1, ray_address=None, cpus_per_member=1,
-                threads_per_member=None, max_concurrent=None, progress=True, desc="members"):
-    """Train ensemble members with the chosen executor.
+def run_members(train_member, jobs, *, shared=None, settings=None, save_member=None,
+                load_member=None, resume=False):
+    """Train ensemble members with the executor that ``settings`` chooses.
 
     Parameters
     ----------
@@ -226,7 +280,9 @@ def run_members(train_member, jobs, *, shared=None, executor="local", save_membe
     shared : object
         Data every member needs (for example the training set), sent to
         each worker once rather than once per member.
-    executor : {'local', 'ray'}
+    settings : ExecutorSettings, optional
+        The executor and its resources; the local executor in this process
+        by default.
     save_member : callable, optional
         ``save_member(job, result)``, called on the driver as each member
         finishes, in completion order.
@@ -235,23 +291,6 @@ def run_members(train_member, jobs, *, shared=None, executor="local", save_membe
         member for which it returns a result is not trained again.
     resume : bool
         Skip members that ``load_member`` finds.
-    processes : int
-        Worker processes of the local executor; 1 trains in this process.
-    ray_address : str, optional
-        Ray cluster to connect to; by default a local Ray instance is
-        started (and shut down afterwards) unless one is already running.
-    cpus_per_member : int
-        CPUs each Ray task asks for.
-    threads_per_member : int, optional
-        BLAS/OpenMP/Numba threads of each worker; by default
-        ``cpus_per_member``.
-    max_concurrent : int, optional
-        Most members in flight at once; by default as many as the Ray
-        cluster's CPUs allow, or ``processes`` locally.
-    progress : bool
-        Show a progress bar over the members.
-    desc : str
-        Label of the progress bar.
 
     Returns
     -------
@@ -260,24 +299,17 @@ def run_members(train_member, jobs, *, shared=None, executor="local", save_membe
     Raises
     ------
     ExecutorError
-        For an unknown executor, or ``'ray'`` without Ray installed.
+        For ``'ray'`` without Ray installed, or a Ray cluster that cannot
+        be reached.
     Exception
         The first error a member raised, after the members in flight have
         finished and been saved.
     """
-    if executor not in EXECUTORS:
-        raise ExecutorError(f"unknown executor {executor!r}; expected one of {EXECUTORS}")
+    settings = ExecutorSettings() if settings is None else settings
     jobs = _check_jobs(jobs)
-    processes = _check_positive(processes, "processes")
-    cpus_per_member = _check_positive(cpus_per_member, "cpus_per_member")
-    threads = _check_positive(threads_per_member or cpus_per_member, "threads_per_member")
-    if max_concurrent is not None:
-        max_concurrent = _check_positive(max_concurrent, "max_concurrent")
-    if executor == "ray":
-        ray = _import_ray()  # fail before loading anything
-
-    results = {}
+    ray = _import_ray() if settings.executor == "ray" else None  # fail before loading anything
     summary = RunSummary(results=[])
+    results = {}
     pending = []
     for job in jobs:
         found = load_member(job) if (resume and load_member is not None) else None
@@ -292,138 +324,181 @@ def run_members(train_member, jobs, *, shared=None, executor="local", save_membe
             save_member(job, result)
         results[job.index] = result
         summary.trained.append(job.index)
+        bar.update()
 
-    bar = _Progress(len(jobs), len(summary.resumed), progress and bool(pending), desc)
+    bar = _Progress(len(jobs), len(summary.resumed), settings.progress and bool(pending),
+                    settings.desc)
     try:
         if not pending:
             pass
-        elif executor == "ray":
-            _run_ray(ray, train_member, shared, pending, finished, bar, ray_address, cpus_per_member,
-                     threads, max_concurrent)
-        elif min(processes, max_concurrent or processes) == 1:
+        elif ray is not None:
+            _run_ray(ray, train_member, shared, pending, finished, settings)
+        elif settings.local_workers == 1:
             for job in pending:
                 finished(job, _run_one(train_member, shared, job))
-                bar.update()
         else:
-            _run_processes(train_member, shared, pending, finished, bar,
-                           min(processes, max_concurrent or processes), threads)
+            _run_processes(train_member, shared, pending, finished, settings)
     finally:
         bar.close()
     summary.results = [results[job.index] for job in jobs]
     return summary
 
 
-def _run_processes(train_member, shared, jobs, finished, bar, processes, threads):
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+def _drain(submit, wait_one, jobs, finished, window):
+    """Keep up to ``window`` jobs in flight; hand each result to ``finished``.
 
+    ``submit(job)`` returns a handle; ``wait_one(handles)`` returns the
+    finished handles with their outcome, ``(handle, result, error)``.
+    After the first error nothing new is submitted, the jobs in flight
+    finish (and are saved), and the error is raised.
+    """
+    queue = list(jobs)
+    in_flight = {}
+    error = None
+    while queue or in_flight:
+        while queue and error is None and len(in_flight) < window:
+            job = queue.pop(0)
+            in_flight[submit(job)] = job
+        if not in_flight:
+            break
+        for handle, result, failure in wait_one(list(in_flight)):
+            job = in_flight.pop(handle)
+            if failure is not None:
+                error = error or failure
+            else:
+                finished(job, result)
+    if error is not None:
+        raise error
+
+
+def _run_processes(train_member, shared, jobs, finished, settings):
     # Worker processes read the thread variables when their BLAS loads,
     # which is before any code of ours runs there, so they must be in the
     # environment they are started with. "spawn" avoids forking a process
     # whose BLAS and Numba thread pools are already running.
-    with _environment(thread_env(threads)), ProcessPoolExecutor(
-            max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        queue = list(jobs)
-        in_flight = {}
-        error = None
-        while queue or in_flight:
-            while queue and error is None and len(in_flight) < processes:
-                job = queue.pop(0)
-                in_flight[pool.submit(_run_one, train_member, shared, job)] = job
-            if not in_flight:
-                break
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = in_flight.pop(future)
-                try:
-                    result = future.result()
-                except Exception as exc:  # keep the first error, let the others finish
-                    error = error or exc
-                    continue
-                finished(job, result)
-                bar.update()
-        if error is not None:
-            raise error
+    workers = settings.local_workers
+    with environment_variables(thread_env(settings.threads)), ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+
+        def wait_one(futures):
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            return [(future, *_outcome(future.result)) for future in done]
+
+        _drain(lambda job: pool.submit(_run_one, train_member, shared, job), wait_one, jobs,
+               finished, workers)
 
 
-def _ray_init(ray, address, env_vars=None):
-    """Start or join Ray unless already connected; return True if we started it.
+def _outcome(get, errors=(Exception,), unwrap=None):
+    try:
+        return get(), None
+    except errors as exc:  # keep the error, let the members in flight finish
+        return None, unwrap(exc) if unwrap else exc
 
-    ``env_vars`` go into the runtime environment of every worker of the job,
-    on a cluster too (Ray Tune takes no per-trial environment).
+
+def ray_runtime_env(code=(), env_vars=None):
+    """The ``runtime_env`` with which a Ray job runs this library's members.
+
+    :func:`ray_session` passes it to ``ray.init``. Ray ships directories and
+    modules only for a whole job, so code that starts Ray itself (a
+    notebook, a test) passes this to its own ``ray.init`` for the workers to
+    import the driver's code.
+
+    Parameters
+    ----------
+    code : sequence
+        Modules or directories to ship besides this library (``py_modules``).
+    env_vars : dict, optional
+        Environment variables of every worker.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> env = ray_runtime_env(env_vars={"OMP_NUM_THREADS": "1"})
+    >>> sorted(env), os.path.basename(env["py_modules"][0])
+    (['env_vars', 'py_modules'], 'dropout_layers')
     """
-    if ray.is_initialized():
-        return False
-    variables = dict(env_vars or {})
-    if not address:
-        # Workers of a local instance import the very code the driver runs,
-        # even from a checkout that is not installed. Cluster nodes need the
-        # package installed (see the README).
-        variables["PYTHONPATH"] = _code_search_path()
-    runtime_env = {"env_vars": variables} if variables else None
-    # Worker output stays in Ray's log files: the members' progress bars and
-    # compiler chatter would interleave unreadably with the driver's bar.
-    # Errors still reach the driver as exceptions from ray.get.
+    runtime_env = {"py_modules": list(dict.fromkeys((_LIBRARY_DIRECTORY, *code)))}
+    if env_vars:
+        runtime_env["env_vars"] = dict(env_vars)
+    return runtime_env
+
+
+@contextmanager
+def ray_session(address=None, env_vars=None, code=()):
+    """Start or join Ray for the block, unless this process is already connected.
+
+    Parameters
+    ----------
+    address : str, optional
+        The cluster (``'auto'``, ``'host:6379'``, ``'ray://host:10001'``);
+        by default a local instance is started, and shut down when the
+        block ends.
+    env_vars : dict, optional
+        Environment of every worker of the job (Ray Tune, for one, takes no
+        per-trial environment).
+    code : sequence
+        Modules or directories shipped to the workers (``py_modules``),
+        besides this library. A Ray session that this process started
+        before keeps its own ``runtime_env`` (see :func:`ray_runtime_env`).
+
+    Yields
+    ------
+    module
+        The ``ray`` module.
+
+    Raises
+    ------
+    ExecutorError
+        If Ray is not installed or the cluster cannot be reached.
+    """
+    ray = _import_ray()
+    started = False
+    if not ray.is_initialized():
+        # Worker output stays in Ray's log files: the members' progress bars
+        # and compiler chatter would interleave unreadably with the driver's
+        # bar. Errors still reach the driver as exceptions from ray.get.
+        try:
+            ray.init(address=address or None, include_dashboard=False,
+                     logging_level=logging.ERROR, log_to_driver=False,
+                     runtime_env=ray_runtime_env(code, env_vars))
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            raise ExecutorError(f"cannot start or reach {where}: {message}") from None
+        started = True
     try:
-        ray.init(address=address or None, include_dashboard=False, logging_level=logging.ERROR,
-                 log_to_driver=False, runtime_env=runtime_env)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        raise ExecutorError(f"cannot start or reach {where}: {message}") from None
-    return True
-
-
-def _code_search_path():
-    """PYTHONPATH that finds this library (and its sibling packages) first."""
-    root = str(Path(__file__).resolve().parents[1])
-    existing = os.environ.get("PYTHONPATH")
-    return os.pathsep.join([root, existing] if existing else [root])
-
-
-def _run_ray(ray, train_member, shared, jobs, finished, bar, address, cpus_per_member, threads,
-             max_concurrent):
-    started = _ray_init(ray, address)
-    try:
-        cluster_cpus = int(ray.cluster_resources().get("CPU", 0))
-        if cluster_cpus < cpus_per_member:
-            raise ExecutorError(
-                f"each member asks for {cpus_per_member} CPUs but the Ray cluster has {cluster_cpus}"
-            )
-        # Keep only as many members in flight as can run, so that after a
-        # failure the ones already running finish and are saved while none
-        # are left queued behind them.
-        window = max_concurrent or max(1, cluster_cpus // cpus_per_member)
-        remote = ray.remote(_run_one).options(
-            num_cpus=cpus_per_member,
-            runtime_env={"env_vars": thread_env(threads)},
-        )
-        shared_ref = ray.put(shared)
-        train_ref = ray.put(train_member)
-        queue = list(jobs)
-        in_flight = {}
-        error = None
-        while queue or in_flight:
-            while queue and error is None and len(in_flight) < window:
-                job = queue.pop(0)
-                in_flight[remote.remote(train_ref, shared_ref, job)] = job
-            if not in_flight:
-                break
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
-            for ref in ready:
-                job = in_flight.pop(ref)
-                try:
-                    result = ray.get(ref)
-                except ray.exceptions.RayTaskError as exc:
-                    error = error or _unwrap_ray_error(exc)
-                    continue
-                finished(job, result)
-                bar.update()
-        if error is not None:
-            raise error
+        yield ray
     finally:
         if started:
             ray.shutdown()
+
+
+def _run_ray(ray, train_member, shared, jobs, finished, settings):
+    with ray_session(settings.ray_address, code=settings.code):
+        cluster_cpus = int(ray.cluster_resources().get("CPU", 0))
+        if cluster_cpus < settings.cpus_per_member:
+            raise ExecutorError(f"each member asks for {settings.cpus_per_member} CPUs but the "
+                                f"Ray cluster has {cluster_cpus}")
+        # Keep only as many members in flight as can run, so that after a
+        # failure the ones already running finish and are saved while none
+        # are left queued behind them.
+        window = settings.max_concurrent or max(1, cluster_cpus // settings.cpus_per_member)
+        remote = ray.remote(_run_one).options(
+            num_cpus=settings.cpus_per_member,
+            runtime_env={"env_vars": thread_env(settings.threads)})
+        shared_ref = ray.put(shared)
+        train_ref = ray.put(train_member)
+
+        def wait_one(refs):
+            ready, _ = ray.wait(refs, num_returns=1)
+            return [(ref, *_outcome(lambda: ray.get(ref), (ray.exceptions.RayTaskError,),
+                                    _unwrap_ray_error)) for ref in ready]
+
+        _drain(lambda job: remote.remote(train_ref, shared_ref, job), wait_one, jobs, finished,
+               window)
 
 
 def _unwrap_ray_error(exc):

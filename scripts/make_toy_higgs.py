@@ -1,58 +1,16 @@
 #!/usr/bin/env python
-"""Write a synthetic Higgs data set in the Kaggle ``training.csv`` schema.
+"""Write synthetic Higgs events in the Kaggle schema; see ``--help``.
 
-The events come from :func:`dropout_layers.higgs.synthetic.generate_toy_higgs`
-(see that module for the physics model): signal H -> tau tau against
-Z -> tau tau, W + jets and ttbar backgrounds, with the challenge's 30
-features, -999 for undefined values, weights summing to the Kaggle training
-totals and EventIds from 100000. ``--test`` writes the ``test.csv`` schema
-instead (no ``Weight`` and ``Label`` columns). A name ending in ``.gz`` is
-gzip-compressed.
-
-Example::
-
-    python scripts/make_toy_higgs.py --out toy_training.csv --events 250000 --seed 1
-    python scripts/make_toy_higgs.py --out toy_test.csv --events 50000 --seed 2 --test
+The command lives in :mod:`dropout_layers_higgs.cli.make_toy`; ``pip install -e .``
+installs it as the ``make-toy-higgs`` console command too.
 """
-import argparse
 import sys
-import time
-from pathlib import Path
 
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Write synthetic Higgs challenge events as a Kaggle-format CSV file.")
-    parser.add_argument("--out", required=True, help="output file (.csv or .csv.gz)")
-    parser.add_argument("--events", type=int, default=100_000,
-                        help="number of events (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    parser.add_argument("--signal-fraction", type=float, default=0.34,
-                        help="fraction of signal events (default: %(default)s)")
-    parser.add_argument("--test", action="store_true",
-                        help="write the test.csv schema, without Weight and Label")
-    args = parser.parse_args(argv)
-    if args.events < 2:
-        parser.error(f"--events must be at least 2, got {args.events}")
-    if not 0 < args.signal_fraction < 1:
-        parser.error(f"--signal-fraction must be in (0, 1), got {args.signal_fraction}")
-    if not Path(args.out).resolve().parent.is_dir():
-        parser.error(f"--out: directory {Path(args.out).resolve().parent} does not exist")
-    return args
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    from dropout_layers.higgs.synthetic import write_toy_higgs
-
-    start = time.perf_counter()
-    data = write_toy_higgs(args.out, n_events=args.events, seed=args.seed,
-                           signal_fraction=args.signal_fraction, test=args.test)
-    schema = "test.csv" if args.test else "training.csv"
-    print(f"wrote {data.n_events} events ({int(data.y.sum())} signal) in the Kaggle {schema} "
-          f"schema to {args.out} in {time.perf_counter() - start:.1f} s")
-
+try:
+    from dropout_layers_higgs.cli.make_toy import run
+except ModuleNotFoundError as exc:
+    sys.exit(f"make_toy_higgs.py: error: {exc.name} is not installed; run pip install -e . in the "
+             "repository first")
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    main()
+    sys.exit(run(prog="make_toy_higgs.py"))

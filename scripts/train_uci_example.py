@@ -24,7 +24,7 @@ import numpy as np
 
 import dropout_layers as dl
 from dropout_layers import init, nonlinearities
-from dropout_layers.higgs.metrics import roc_auc
+from dropout_layers.metrics import roc_auc
 from dropout_layers.training import EarlyStopping, fit
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci-higgs-sample"
@@ -69,7 +69,7 @@ def build_network(hidden, dropout, input_dropout):
 
 
 def auc_metric(y_true, scores, weights):
-    return roc_auc(scores, y_true, sample_weight=weights)
+    return roc_auc(y_true, scores, sample_weight=weights)
 
 
 def run(X, y, X_test, y_test, seed, args):
@@ -101,7 +101,7 @@ def run(X, y, X_test, y_test, seed, args):
     seconds = trainer.history.column("seconds")
     # The first epoch includes numba's just-in-time compilation.
     per_epoch = float(np.median(seconds[1:] if len(seconds) > 1 else seconds))
-    return {"seed": seed, "test_auc": roc_auc(scores, y_test), "epochs": trainer.epoch,
+    return {"seed": seed, "test_auc": roc_auc(y_test, scores), "epochs": trainer.epoch,
             "best_epoch": stopper.best_epoch if stopper else None,
             "valid_auc": stopper.best_value if stopper else None, "seconds_per_epoch": per_epoch}
 

@@ -1,11 +1,8 @@
-import sys
-from pathlib import Path
-
+"""Fixtures shared by the tests; plain helpers live in ``helpers.py``."""
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+from helpers import SHARED_DATA
 
 
 @pytest.fixture
@@ -24,30 +21,3 @@ def _seed_global_rng():
     dropout_layers.set_rng(np.random.RandomState(1234))
     yield
     dropout_layers.set_rng(old)
-
-
-def run_python(code, *args, cwd=None):
-    """Run ``code`` in a fresh interpreter and return its stdout/stderr."""
-    import subprocess
-
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          cwd=cwd or "/", timeout=300)
-    return proc
-
-
-def run_script(script, *args, cwd, env=None):
-    """Run one of ``scripts/`` (a path) with ``args`` in a fresh interpreter."""
-    import subprocess
-
-    return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=300, env=env)
-
-
-def with_field(lines, line_number, column, value):
-    """Copy of CSV ``lines`` with one field replaced (line numbers count from 1)."""
-    header = lines[0].split(",")
-    lines = list(lines)
-    fields = lines[line_number - 1].split(",")
-    fields[header.index(column)] = value
-    lines[line_number - 1] = ",".join(fields)
-    return lines

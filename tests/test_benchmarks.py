@@ -1,7 +1,7 @@
 """The benchmark scripts run and report consistent figures (never timed here: speed is the scripts' job)."""
 import json
 
-from conftest import REPO, run_script
+from helpers import REPO, run_script
 
 SCRIPTS = REPO / "scripts"
 # 30-600-600-600-1: weights and biases of each dense layer.

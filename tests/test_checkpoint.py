@@ -17,9 +17,10 @@ import dropout_layers as dl
 from dropout_layers import checkpoint as ckpt
 from dropout_layers import updates
 from dropout_layers.checkpoint import save as ckpt_save
+from dropout_layers.files import TEMPORARY_PATTERN, remove_stale_temporaries
 from dropout_layers.layers import Layer
 
-from conftest import run_python
+from helpers import run_python
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -376,7 +377,7 @@ def test_preprocessing_round_trip(tmp_path):
 
 
 def test_higgs_preprocessor_state_round_trip(tmp_path):
-    from dropout_layers.higgs.preprocessing import HiggsPreprocessor
+    from dropout_layers_higgs.preprocessing import HiggsPreprocessor
 
     rng = np.random.default_rng(1)
     X = np.abs(rng.standard_normal((50, 3))) * [1.0, 10.0, 100.0]
@@ -490,7 +491,7 @@ def _digest(path):
 
 
 def _temp_files(directory):
-    return sorted(p.name for p in Path(directory).iterdir() if p.name.endswith(".tmp"))
+    return sorted(p.name for p in Path(directory).iterdir() if TEMPORARY_PATTERN.match(p.name))
 
 
 def test_injected_failure_leaves_old_file_and_no_temp_file(saved_mlp, monkeypatch):
@@ -498,11 +499,13 @@ def test_injected_failure_leaves_old_file_and_no_temp_file(saved_mlp, monkeypatc
     before = _digest(path)
     written = []
 
-    def fail_after_first_dataset(name):
-        written.append(name)
+    create_dataset = ckpt_save._create_dataset
+
+    def fail_after_first_dataset(*args):
+        written.append(create_dataset(*args).name)
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(ckpt_save, "_write_hook", fail_after_first_dataset)
+    monkeypatch.setattr(ckpt_save, "_create_dataset", fail_after_first_dataset)
     with pytest.raises(RuntimeError, match="disk on fire"):
         ckpt.save_checkpoint(path, build_mlp(hidden=(30, 30)))
     assert written == ["/params/hidden1/W"]
@@ -530,11 +533,13 @@ l_in = dl.InputLayer((None, 4000), name="input")
 network = dl.DenseLayer(dl.DenseLayer(l_in, 4000, name="big"), 1, name="output")
 marker = Path(sys.argv[2])
 
-def stall(name):
-    marker.write_text(name)
+create_dataset = ckpt_save._create_dataset
+
+def stall(*args):
+    marker.write_text(create_dataset(*args).name)
     time.sleep(120)
 
-ckpt_save._write_hook = stall
+ckpt_save._create_dataset = stall
 ckpt_save.save_checkpoint(sys.argv[1], network)
 """
 
@@ -564,8 +569,11 @@ def test_kill_during_save_leaves_previous_checkpoint(saved_mlp, tmp_path):
     assert ckpt.load_checkpoint(path).metadata == {"note": "test"}
     # Only the killed save's temporary file is left, under a hidden name.
     leftovers = _temp_files(path.parent)
-    assert len(leftovers) == 1 and leftovers[0].startswith(".model.h5.")
+    assert len(leftovers) == 1 and leftovers[0].startswith(".model.") and ".tmp" in leftovers[0]
     assert (path.parent / leftovers[0]).stat().st_size > 4000 * 4000 * 4
+    # Its writer is gone, so a later run may remove it; the checkpoint stays.
+    assert remove_stale_temporaries(path.parent) == [str(path.parent / leftovers[0])]
+    assert _temp_files(path.parent) == [] and _digest(path) == before
 
 
 # --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import dropout_layers as dl
 from dropout_layers import checkpoint as ckpt
 from dropout_layers.training import ModelCheckpoint, Trainer
 
-from conftest import run_python
+from helpers import run_python
 
 TRAINER_OPTIONS = {"update": "adam", "learning_rate": 0.01}
 FIT_OPTIONS = {"batch_size": 16, "seed": 5, "verbose": False}

@@ -7,11 +7,15 @@ import pytest
 
 import dropout_layers as dl
 from dropout_layers.ensemble import Ensemble, architecture_signature
-from dropout_layers.executors import (RAY_INSTALL_HINT, ExecutorError, MemberJob, member_seed,
-                                      run_members, thread_env)
+from dropout_layers.executors import (RAY_INSTALL_HINT, ExecutorError, ExecutorSettings,
+                                      MemberJob, member_seed, run_members)
+from dropout_layers.threads import thread_env
 from dropout_layers.uncertainty import predict_mc
 
 N_FEATURES = 5
+
+
+QUIET = ExecutorSettings(progress=False)
 
 
 def _member(hidden, p, seed):
@@ -128,44 +132,50 @@ def test_local_resume_trains_only_missing_members():
         return _record_seed(calls, job)
 
     with pytest.raises(RuntimeError, match="injected failure in member 2"):
-        run_members(fail_after_two, jobs, save_member=store.save, progress=False)
+        run_members(fail_after_two, jobs, settings=QUIET, save_member=store.save)
     assert sorted(store.saved) == [0, 1] and calls == [0, 1]
 
-    summary = run_members(lambda shared, job: _record_seed(calls, job), jobs, save_member=store.save,
-                          load_member=store.load, resume=True, progress=False)
+    summary = run_members(lambda shared, job: _record_seed(calls, job), jobs, settings=QUIET,
+                          save_member=store.save, load_member=store.load, resume=True)
     assert calls == [0, 1, 2, 3]  # members 0 and 1 were not trained again
     assert summary.resumed == [0, 1] and summary.trained == [2, 3]
     assert [r["index"] for r in summary.results] == [0, 1, 2, 3]
 
     # Every member's randomness comes from its own seed: a fresh run in
     # another order gives the same results.
-    fresh = run_members(lambda shared, job: _record_seed([], job), jobs[::-1], progress=False)
+    fresh = run_members(lambda shared, job: _record_seed([], job), jobs[::-1], settings=QUIET)
     assert fresh.results[::-1] == summary.results
 
 
 def test_resume_with_everything_done_trains_nothing():
     jobs = [MemberJob(i, member_seed(0, i)) for i in range(3)]
     store = _Store()
-    run_members(lambda shared, job: _record_seed([], job), jobs, save_member=store.save, progress=False)
+    run_members(lambda shared, job: _record_seed([], job), jobs, settings=QUIET,
+                save_member=store.save)
     calls = []
-    summary = run_members(lambda shared, job: _record_seed(calls, job), jobs, load_member=store.load,
-                          resume=True, progress=False)
+    summary = run_members(lambda shared, job: _record_seed(calls, job), jobs, settings=QUIET,
+                          load_member=store.load, resume=True)
     assert calls == [] and summary.trained == [] and summary.resumed == [0, 1, 2]
 
 
 def test_ray_executor_without_ray_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(ExecutorError) as info:
-        run_members(lambda shared, job: None, [MemberJob(0, 1)], executor="ray", progress=False)
+        run_members(lambda shared, job: None, [MemberJob(0, 1)],
+                    settings=ExecutorSettings(executor="ray", progress=False))
     assert str(info.value) == RAY_INSTALL_HINT
     assert 'pip install -e ".[ray]"' in str(info.value)
 
 
 def test_bad_executor_settings():
     with pytest.raises(ExecutorError, match="unknown executor 'dask'"):
-        run_members(lambda shared, job: None, [], executor="dask")
+        ExecutorSettings(executor="dask")
+    with pytest.raises(ValueError, match="cpus_per_member must be a positive integer, got 0"):
+        ExecutorSettings(cpus_per_member=0)
+    with pytest.raises(ValueError, match="max_concurrent must be a positive integer, got True"):
+        ExecutorSettings(max_concurrent=True)
     with pytest.raises(ValueError, match="member indices must be unique"):
         run_members(lambda shared, job: None, [MemberJob(0, 1), MemberJob(0, 2)])
-    with pytest.raises(ValueError, match="threads per member must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
         thread_env(0)
     assert thread_env(2)["OPENBLAS_NUM_THREADS"] == "2" and thread_env(2)["NUMBA_NUM_THREADS"] == "2"

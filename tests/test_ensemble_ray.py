@@ -1,6 +1,5 @@
 """K-fold ensembles on a local Ray instance: the file, the average, resume, same members as local."""
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +10,12 @@ import pytest
 
 import dropout_layers as dl
 from dropout_layers.checkpoint import load_checkpoint
-from dropout_layers.higgs.bagging import member_path, train_ensemble
-from dropout_layers.higgs.pipeline import PipelineOptions, train_member
-from dropout_layers.higgs.preprocessing import HiggsPreprocessor
-from dropout_layers.higgs.synthetic import generate_toy_higgs, write_toy_higgs
+from dropout_layers.executors import ExecutorSettings, ray_runtime_env
+from dropout_layers_higgs.bagging import BaggingPlan, member_path, train_ensemble
+from dropout_layers_higgs.pipeline import PipelineOptions, train_member
+from dropout_layers_higgs.preprocessing import HiggsPreprocessor
+from dropout_layers_higgs.shipping import worker_code
+from dropout_layers_higgs.synthetic import generate_toy_higgs, write_toy_higgs
 
 try:
     import ray
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.skipif(ray is None, reason='Ray is not installed (pip i
 REPO = Path(__file__).resolve().parents[1]
 OPTIONS = PipelineOptions(hidden=(16,), epochs=2, batch_size=64, progress=False)
 SEED = 3
+PLAN = BaggingPlan(n_folds=2, n_repeats=2, seed=SEED)
+RAY = ExecutorSettings(executor="ray", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +37,10 @@ def ray_cluster():
     # The member trainers below live in this test module, which Ray workers
     # cannot import: ship them by value.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    # Workers of every job on this instance (also a driver in a subprocess
-    # that joins it by address) import the library from this checkout, the
-    # code under test: they inherit the environment Ray starts with.
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), saved]))
-    try:
-        context = ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
-                           log_to_driver=False)
-    finally:
-        if saved is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = saved
+    # Workers import the library and the application from what Ray ships
+    # with the job, not from the environment.
+    context = ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR,
+                       log_to_driver=False, runtime_env=ray_runtime_env(worker_code()))
     yield context.address_info["address"]
     ray.shutdown()
     ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
@@ -91,8 +85,8 @@ def _params(network):
 @pytest.fixture(scope="module")
 def local_run(data, tmp_path_factory):
     """All four members trained in this process: the reference."""
-    return train_ensemble(data, OPTIONS, tmp_path_factory.mktemp("local"), n_folds=2, n_repeats=2,
-                          seed=SEED, executor="local", progress=False)
+    return train_ensemble(data, OPTIONS, tmp_path_factory.mktemp("local"), PLAN,
+                          ExecutorSettings(progress=False))
 
 
 def test_ray_ensemble_resumes_and_matches_local(ray_cluster, data, local_run, tmp_path):
@@ -100,16 +94,16 @@ def test_ray_ensemble_resumes_and_matches_local(ray_cluster, data, local_run, tm
 
     # The run dies after two members: the two that finished are on disk.
     with pytest.raises(RuntimeError, match="injected failure after two members"):
-        train_ensemble(data, OPTIONS, out, n_folds=2, n_repeats=2, seed=SEED, executor="ray",
-                       progress=False, train_fn=_failing_after_two(str(calls)))
+        train_ensemble(data, OPTIONS, out, PLAN, RAY,
+                       train_fn=_failing_after_two(str(calls)))
     finished = sorted(p.name for p in (out / "members").iterdir())
     assert len(finished) == 2, finished
     assert not (out / "ensemble.h5").exists()
 
     # Resuming trains only the missing members.
     resume_calls = tmp_path / "resume_calls"
-    run = train_ensemble(data, OPTIONS, out, n_folds=2, n_repeats=2, seed=SEED, executor="ray",
-                         resume=True, progress=False, train_fn=_counting_trainer(str(resume_calls)))
+    run = train_ensemble(data, OPTIONS, out, PLAN, RAY, resume=True,
+                         train_fn=_counting_trainer(str(resume_calls)))
     assert len(_calls(resume_calls)) == 2
     assert sorted(run.trained) == sorted(set(range(4)) - set(run.resumed))
     assert sorted(member_path(out, i).name for i in run.resumed) == finished

@@ -2,9 +2,16 @@
 import numpy as np
 import pytest
 
-from dropout_layers.higgs.cv import (member_scores, out_of_fold_scores, repeated_stratified_splits,
+from dropout_layers.executors import ExecutorSettings
+from dropout_layers.metrics import roc_auc
+from dropout_layers_higgs.bagging import BaggingPlan, EnsembleResumeError, member_path, train_ensemble
+from dropout_layers_higgs.cv import (member_scores, out_of_fold_scores, repeated_stratified_splits,
                                      score_out_of_fold, stratified_folds)
-from dropout_layers.higgs.metrics import SIGNAL_WEIGHT_TOTAL, ams, roc_auc
+from dropout_layers_higgs.metrics import SIGNAL_WEIGHT_TOTAL, ams
+from dropout_layers_higgs.pipeline import PipelineOptions
+from dropout_layers_higgs.synthetic import generate_toy_higgs
+
+QUIET = ExecutorSettings(progress=False)
 
 
 @pytest.fixture
@@ -86,7 +93,7 @@ def test_member_spread(labels):
     rng = np.random.default_rng(5)
     predictions = [labels[s.valid_index] * 0.3 + rng.uniform(size=len(s.valid_index)) for s in splits]
     scores = member_scores(splits, predictions, labels, np.ones(101))
-    aucs = [roc_auc(p, labels[s.valid_index]) for s, p in zip(splits, predictions)]
+    aucs = [roc_auc(labels[s.valid_index], p) for s, p in zip(splits, predictions)]
     assert [row["auc"] for row in scores["members"]] == aucs
     assert scores["spread"]["auc"] == {"mean": np.mean(aucs), "std": np.std(aucs)}
     assert set(scores["spread"]) == {"auc", "ams_top15", "ams_best"}
@@ -95,22 +102,17 @@ def test_member_spread(labels):
 # --- training a K-fold ensemble (local executor) ----------------------------
 
 def test_local_ensemble_resume_and_mismatched_settings(tmp_path):
-    from dropout_layers.higgs.bagging import EnsembleResumeError, member_path, train_ensemble
-    from dropout_layers.higgs.pipeline import PipelineOptions
-    from dropout_layers.higgs.synthetic import generate_toy_higgs
-
     data = generate_toy_higgs(600, seed=2)
     options = PipelineOptions(hidden=(8,), epochs=1, batch_size=64, progress=False)
-    first = train_ensemble(data, options, tmp_path, n_folds=2, n_repeats=1, seed=5, progress=False)
+    first = train_ensemble(data, options, tmp_path, BaggingPlan(2, 1, 5), QUIET)
     assert first.trained == [0, 1] and member_path(tmp_path, 1).exists()
     assert set(first.scores) >= {"auc", "ams_cross_fitted", "ams_top15", "ams_best_oof", "threshold",
                                  "member_spread"}
 
-    again = train_ensemble(data, options, tmp_path, n_folds=2, n_repeats=1, seed=5, resume=True,
-                           progress=False)
+    again = train_ensemble(data, options, tmp_path, BaggingPlan(2, 1, 5), QUIET, resume=True)
     assert again.trained == [] and again.resumed == [0, 1]
     np.testing.assert_array_equal(again.oof_scores, first.oof_scores)
 
     with pytest.raises(EnsembleResumeError, match=r"member_000\.h5: cannot resume, this member was "
                                                   r"trained with a different base_seed \(5 instead of 6\)"):
-        train_ensemble(data, options, tmp_path, n_folds=2, n_repeats=1, seed=6, resume=True, progress=False)
+        train_ensemble(data, options, tmp_path, BaggingPlan(2, 1, 6), QUIET, resume=True)

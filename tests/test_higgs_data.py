@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import with_field
-from dropout_layers.higgs.data import (
+from helpers import with_field
+from dropout_layers_higgs.data import (
     KAGGLE_FEATURES, KAGGLE_TEST_COLUMNS, KAGGLE_TRAIN_COLUMNS, OPENDATA_COLUMNS, UCI_FEATURES,
     HiggsData, HiggsDataError, load_higgs, write_kaggle_csv, write_submission,
 )
@@ -46,7 +46,7 @@ def load_error(path, **kwargs):
 
 
 def test_layers_do_not_import_the_higgs_subpackage():
-    code = "import sys, dropout_layers; print('dropout_layers.higgs' in sys.modules)"
+    code = "import sys, dropout_layers; print('dropout_layers_higgs' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -1,16 +1,18 @@
-"""The Higgs training pipeline (dropout_layers.higgs.pipeline) and its reports."""
+"""The Higgs training pipeline (dropout_layers_higgs.pipeline) and its reports."""
 import json
 import sys
 
 import numpy as np
 import pytest
 
-from dropout_layers.higgs import metrics
-from dropout_layers.higgs.data import HiggsData
-from dropout_layers.higgs.pipeline import (PipelineOptions, balanced_weights, choose_threshold,
+from dropout_layers.files import to_jsonable, write_json
+from dropout_layers.metrics import roc_auc
+from dropout_layers_higgs import metrics
+from dropout_layers_higgs.data import HiggsData
+from dropout_layers_higgs.pipeline import (PipelineOptions, balanced_weights, choose_threshold,
                                            evaluate_scores, smoothed_best_cut, split_events,
                                            stratified_split)
-from dropout_layers.higgs import report
+from dropout_layers_higgs import report
 
 
 # --------------------------------------------------------------------------
@@ -146,7 +148,7 @@ def test_evaluate_scores_matches_the_metric_functions():
     scores = rng.random(300) + 0.5 * y
     weights = np.where(y == 1, 0.002, 1.5) * rng.uniform(0.5, 1.5, 300)
     result = evaluate_scores(scores, y, weights, threshold=0.9, top_fraction=0.15)
-    assert result["auc"] == metrics.roc_auc(scores, y)
+    assert result["auc"] == roc_auc(y, scores)
     assert result["ams_at_threshold"] == metrics.ams_at_threshold(scores, y, weights, 0.9)
     assert result["ams_top15"] == metrics.ams_at_fraction(scores, y, weights, 0.15)
     assert result["selected_fraction"] == np.mean(scores >= 0.9)
@@ -172,10 +174,10 @@ def test_options_validate_and_round_trip():
 
 def test_write_json_is_atomic_and_strict(tmp_path):
     path = tmp_path / "metrics.json"
-    report.write_json(path, {"auc": np.float32(0.5), "curve": np.arange(3), "bad": float("nan")})
+    write_json(path, {"auc": np.float32(0.5), "curve": np.arange(3), "bad": float("nan")})
     assert json.loads(path.read_text()) == {"auc": 0.5, "curve": [0, 1, 2], "bad": None}
     with pytest.raises(TypeError):
-        report.write_json(path, {"auc": object()})
+        write_json(path, {"auc": object()})
     assert json.loads(path.read_text())["auc"] == 0.5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
 
@@ -239,14 +241,14 @@ OPTIONS = dict(hidden=(16,), epochs=5, patience=5, batch_size=64, learning_rate=
 
 @pytest.fixture(scope="module")
 def toy():
-    from dropout_layers.higgs.synthetic import generate_toy_higgs
+    from dropout_layers_higgs.synthetic import generate_toy_higgs
 
     return generate_toy_higgs(1500, seed=4)
 
 
 @pytest.fixture(scope="module")
 def trained(toy):
-    from dropout_layers.higgs.pipeline import run_pipeline
+    from dropout_layers_higgs.pipeline import run_pipeline
 
     return run_pipeline(toy, PipelineOptions(**OPTIONS), seed=2)
 
@@ -280,7 +282,7 @@ def test_threshold_is_chosen_on_validation_and_applied_to_held_out_events(traine
 
 
 def test_preprocessing_is_fitted_on_the_training_events_only(trained, toy):
-    from dropout_layers.higgs.preprocessing import HiggsPreprocessor
+    from dropout_layers_higgs.preprocessing import HiggsPreprocessor
 
     member = trained.member
     expected = HiggsPreprocessor().fit(toy.X[member.train_idx], toy.feature_names)
@@ -289,9 +291,9 @@ def test_preprocessing_is_fitted_on_the_training_events_only(trained, toy):
 
 
 def test_metrics_summary_is_json_and_consistent(trained, toy):
-    from dropout_layers.higgs.pipeline import metrics_summary
+    from dropout_layers_higgs.pipeline import metrics_summary
 
-    summary = json.loads(json.dumps(report.to_jsonable(
+    summary = json.loads(json.dumps(to_jsonable(
         metrics_summary(trained, toy, "toy", synthetic=True, seconds=1.0))))
     assert summary["data"]["n_train"] + summary["data"]["n_valid"] + summary["data"][
         "n_test"] == 1500
@@ -303,9 +305,9 @@ def test_metrics_summary_is_json_and_consistent(trained, toy):
 
 def test_checkpoint_predicts_alone_and_resumes_exactly(trained, toy, tmp_path):
     from dropout_layers.checkpoint import load_checkpoint
-    from dropout_layers.higgs.pipeline import (load_resume_checkpoint, metrics_summary,
+    from dropout_layers_higgs.pipeline import (load_resume_checkpoint, metrics_summary,
                                                resumed_options, run_pipeline, save_result)
-    from dropout_layers.higgs.preprocessing import HiggsPreprocessor
+    from dropout_layers_higgs.preprocessing import HiggsPreprocessor
 
     member = trained.member
     # The test needs epochs after the best one to replay.
@@ -340,8 +342,8 @@ def test_checkpoint_predicts_alone_and_resumes_exactly(trained, toy, tmp_path):
 def test_open_data_trains_on_the_kaggle_training_set_and_reports_the_leaderboards():
     from pathlib import Path
 
-    from dropout_layers.higgs.data import load_higgs
-    from dropout_layers.higgs.pipeline import run_pipeline
+    from dropout_layers_higgs.data import load_higgs
+    from dropout_layers_higgs.pipeline import run_pipeline
 
     data = load_higgs(Path(__file__).resolve().parent / "fixtures" / "opendata_sample.csv")
     result = run_pipeline(data, PipelineOptions(hidden=(4,), epochs=1, batch_size=4,

@@ -3,10 +3,10 @@ import h5py
 import numpy as np
 import pytest
 
-from dropout_layers.higgs import preprocessing
-from dropout_layers.higgs.data import KAGGLE_FEATURES, UCI_FEATURES
-from dropout_layers.higgs.preprocessing import HiggsPreprocessor
-from dropout_layers.higgs.synthetic import generate_toy_higgs
+from dropout_layers_higgs import preprocessing
+from dropout_layers_higgs.data import KAGGLE_FEATURES, UCI_FEATURES
+from dropout_layers_higgs.preprocessing import HiggsPreprocessor
+from dropout_layers_higgs.synthetic import generate_toy_higgs
 
 MMC = KAGGLE_FEATURES.index("DER_mass_MMC")
 JET_NUM = KAGGLE_FEATURES.index("PRI_jet_num")

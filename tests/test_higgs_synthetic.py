@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dropout_layers.higgs.data import KAGGLE_FEATURES, load_higgs
-from dropout_layers.higgs.metrics import BACKGROUND_WEIGHT_TOTAL, SIGNAL_WEIGHT_TOTAL, roc_auc
-from dropout_layers.higgs.synthetic import PROCESSES, generate_toy_higgs, write_toy_higgs
+from dropout_layers_higgs.data import KAGGLE_FEATURES, load_higgs
+from dropout_layers.metrics import roc_auc
+from dropout_layers_higgs.metrics import BACKGROUND_WEIGHT_TOTAL, SIGNAL_WEIGHT_TOTAL
+from dropout_layers_higgs.synthetic import PROCESSES, generate_toy_higgs, write_toy_higgs
 
 REPO = Path(__file__).resolve().parents[1]
 N_EVENTS = 20000
@@ -132,14 +133,14 @@ def test_task_is_learnable_but_no_feature_separates_the_classes(toy):
     data, _ = toy
     separation = []
     for j in range(30):
-        auc = roc_auc(data.X[:, j], data.y)
+        auc = roc_auc(data.y, data.X[:, j])
         separation.append(max(auc, 1 - auc))
     assert max(separation) < 0.85
     # Closeness of the MMC mass to 125 GeV alone already separates the
     # classes (the AUC's statistical error here is ~0.005).
     mmc = column(data, "DER_mass_MMC")
     closeness = np.where(mmc > 0, -np.abs(np.log(np.maximum(mmc, 1e-3) / 125.0)), -10.0)
-    assert roc_auc(closeness, data.y) > 0.65
+    assert roc_auc(data.y, closeness) > 0.65
 
 
 @pytest.mark.parametrize("name", ["toy.csv", "toy.csv.gz"])

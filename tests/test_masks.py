@@ -11,7 +11,7 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.compile.mode import Mode
 
-from conftest import REPO, run_python
+from helpers import REPO, run_python
 from dropout_layers import masks
 from dropout_layers.bernoulli_op import BernoulliMask, quantize_p
 from dropout_layers.masks import bernoulli_mask

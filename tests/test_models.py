@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import dropout_layers as dl
-from models import build_higgs_mlp, build_seed_network
+from dropout_layers_higgs.models import build_higgs_mlp, build_seed_network
 
 
 def test_higgs_mlp_structure():

@@ -4,7 +4,7 @@ import pytensor.tensor as pt
 import pytest
 
 import dropout_layers as dl
-from conftest import run_python
+from helpers import run_python
 
 ROWS, COLS = 200, 500  # 100,000 mask elements per draw
 

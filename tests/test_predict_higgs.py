@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from dropout_layers.checkpoint import load_checkpoint, save_checkpoint
-from dropout_layers.higgs.data import UCI_FEATURES, load_higgs
-from dropout_layers.higgs.pipeline import CHECKPOINT_KIND
-from dropout_layers.higgs.preprocessing import HiggsPreprocessor
-from models.higgs import build_higgs_mlp
+from dropout_layers_higgs.data import UCI_FEATURES, load_higgs
+from dropout_layers_higgs.pipeline import CHECKPOINT_KIND
+from dropout_layers_higgs.preprocessing import HiggsPreprocessor
+from dropout_layers_higgs.models.higgs import build_higgs_mlp
 
-from conftest import run_script as run_any_script
+from helpers import run_script as run_any_script
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "predict_higgs.py"
@@ -107,9 +107,9 @@ def test_uci_scores_file_and_auc(uci_file, tmp_path):
     assert (tmp_path / "scores.csv").read_text().startswith("Row,Score\n")
     np.testing.assert_array_equal(table[:, 0], np.arange(12))
     np.testing.assert_allclose(table[:, 1], scores, rtol=1e-6)
-    from dropout_layers.higgs.metrics import roc_auc
+    from dropout_layers.metrics import roc_auc
 
-    assert f"AUC {roc_auc(scores, data.y):.4f}" in proc.stdout
+    assert f"AUC {roc_auc(data.y, scores):.4f}" in proc.stdout
 
 
 def test_bad_inputs_give_one_line(kaggle_checkpoint, uci_file, tmp_path):

@@ -3,7 +3,7 @@ import re
 
 import numpy as np
 
-from conftest import REPO, run_python
+from helpers import REPO, run_python
 
 
 def python_blocks():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_script as run_any_script
-from conftest import with_field
+from helpers import run_script as run_any_script
+from helpers import with_field
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "train_higgs.py"
@@ -114,10 +114,10 @@ def foreign_checkpoint(path):
     import numpy as np
 
     from dropout_layers.checkpoint import save_checkpoint
-    from dropout_layers.higgs.data import UCI_FEATURES
-    from dropout_layers.higgs.pipeline import CHECKPOINT_KIND, PipelineOptions
-    from dropout_layers.higgs.preprocessing import HiggsPreprocessor
-    from models.higgs import build_higgs_mlp
+    from dropout_layers_higgs.data import UCI_FEATURES
+    from dropout_layers_higgs.pipeline import CHECKPOINT_KIND, PipelineOptions
+    from dropout_layers_higgs.preprocessing import HiggsPreprocessor
+    from dropout_layers_higgs.models.higgs import build_higgs_mlp
 
     X = np.random.default_rng(0).normal(size=(50, len(UCI_FEATURES))).astype(np.float32)
     preprocessor = HiggsPreprocessor().fit(X, UCI_FEATURES)

@@ -7,9 +7,9 @@ import h5py
 import numpy as np
 import pytest
 
-from dropout_layers.higgs.synthetic import write_toy_higgs
+from dropout_layers_higgs.synthetic import write_toy_higgs
 
-from conftest import run_script
+from helpers import run_script
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN = REPO / "scripts" / "train_higgs.py"

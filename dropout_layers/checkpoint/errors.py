@@ -4,6 +4,8 @@ Every message is one line that starts with the file's path, so that a
 command-line script can print ``str(error)`` alone and exit.
 """
 
+from ..errors import DropoutLayersError
+
 __all__ = [
     "CheckpointError", "CheckpointNotFoundError", "NotACheckpointError", "CorruptCheckpointError",
     "UnsupportedVersionError", "MissingEntryError", "ShapeMismatchError", "UnregisteredLayerError",
@@ -11,7 +13,7 @@ __all__ = [
 ]
 
 
-class CheckpointError(Exception):
+class CheckpointError(DropoutLayersError):
     """A checkpoint file cannot be read, or its contents do not fit.
 
     Parameters

@@ -2,7 +2,6 @@
 from collections import OrderedDict
 from datetime import datetime, timezone
 import os
-import tempfile
 
 import h5py
 import numpy as np
@@ -10,6 +9,7 @@ import pytensor
 from pytensor.compile.sharedvalue import SharedVariable
 
 from ..config import floatX
+from ..files import atomic_path
 from ..layers.base import MergeLayer
 from ..layers.helper import get_all_layers
 from ..layers.input import InputLayer
@@ -29,10 +29,6 @@ _GZIP_LEVEL = 4
 # Below this many elements a chunked, filtered dataset costs more than it saves.
 _MIN_COMPRESSED_SIZE = 1024
 _LIBVER = ("v108", "v108")
-
-# Called with each dataset's path right after it is written; tests set it
-# to simulate a crash or a kill in the middle of a save.
-_write_hook = None
 
 
 def _library_versions():
@@ -60,38 +56,15 @@ def root_attributes():
 # Atomic file replacement
 # --------------------------------------------------------------------------
 
-def _fsync_directory(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # platforms that cannot open directories (Windows)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _new_file_mode(path):
-    try:
-        return os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def atomic_save(path, write):
     """Write an HDF5 checkpoint through a temporary file, then rename it into place.
 
     ``write(h5file)`` fills a new HDF5 file created next to ``path``; the
-    file gets its header (size and SHA-256), is flushed and fsynced, and
-    replaces ``path`` in one ``os.replace``, after which the directory is
-    fsynced too. Whatever happens before the rename, ``path`` keeps its old
-    contents; on an exception the temporary file is removed and the
-    exception re-raised. (A process killed outright leaves its temporary
-    ``.<name>.<random>.tmp`` behind, never a partial ``path``.)
+    file gets its header (size and SHA-256) and replaces ``path`` through
+    :func:`dropout_layers.files.atomic_path`. Whatever happens before the
+    rename, ``path`` keeps its old contents; on an exception the temporary
+    file is removed and the exception re-raised. (A process killed outright
+    leaves its temporary file behind, never a partial ``path``.)
 
     Parameters
     ----------
@@ -99,31 +72,14 @@ def atomic_save(path, write):
     write : callable
         Called with the open, writable :class:`h5py.File`.
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        os.close(fd)
-        with h5py.File(tmp, "w", libver=_LIBVER, userblock_size=USERBLOCK_SIZE) as h5file:
+    with atomic_path(path) as temporary:
+        with h5py.File(temporary, "w", libver=_LIBVER, userblock_size=USERBLOCK_SIZE) as h5file:
             write(h5file)
-        with open(tmp, "r+b") as raw:
+        with open(temporary, "r+b") as raw:
             size = raw.seek(0, os.SEEK_END)
             header = pack_header(size, file_digest(raw))
             raw.seek(0)
             raw.write(header)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.chmod(tmp, _new_file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_directory(directory)
 
 
 # --------------------------------------------------------------------------
@@ -137,10 +93,7 @@ def _create_dataset(group, name, data, compression):
         kwargs = {"chunks": True, "compression": compression, "shuffle": True}
         if compression == "gzip":
             kwargs["compression_opts"] = _GZIP_LEVEL
-    dataset = group.create_dataset(name, data=data, **kwargs)
-    if _write_hook is not None:
-        _write_hook(dataset.name)
-    return dataset
+    return group.create_dataset(name, data=data, **kwargs)
 
 
 def _class_key(layer):

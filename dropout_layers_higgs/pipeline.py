@@ -17,9 +17,16 @@ import time
 import numpy as np
 from pytensor.tensor.random.type import RandomGeneratorType
 
-from ..training import Callback, EarlyStopping, LearningRateSchedule, Trainer
+from dropout_layers import random as dl_random
+from dropout_layers.files import to_jsonable
+from dropout_layers.training import Callback, EarlyStopping, LearningRateSchedule, Trainer
+
+from .errors import PipelineError
+from dropout_layers.metrics import roc_auc, roc_curve
+
 from .metrics import (ams_at_fraction, ams_at_threshold, ams_curve, best_threshold,
-                      leaderboard_ams, roc_auc, roc_curve, threshold_at_fraction)
+                      leaderboard_ams, threshold_at_fraction)
+from .models.higgs import build_higgs_mlp
 from .preprocessing import HiggsPreprocessor
 
 __all__ = [
@@ -30,13 +37,6 @@ __all__ = [
     "run_pipeline", "metrics_summary", "describe_network", "save_result",
     "load_resume_checkpoint", "check_resume_compatible", "resumed_options", "CHECKPOINT_KIND",
 ]
-
-
-class PipelineError(ValueError):
-    """The data or a checkpoint cannot be used for training as asked.
-
-    The message is one line naming the file and the problem.
-    """
 
 
 @dataclasses.dataclass
@@ -70,7 +70,7 @@ class PipelineOptions:
         chosen on validation data; None means 0.2, except for the open-data
         file, whose leaderboard sets already serve as held-out data (0).
     drop_phi, log_transform : bool
-        Passed to :class:`~dropout_layers.higgs.preprocessing.HiggsPreprocessor`.
+        Passed to :class:`~dropout_layers_higgs.preprocessing.HiggsPreprocessor`.
     monitor : {None, 'ams', 'auc'}
         The validation figure for early stopping; None picks AMS for data
         with physics weights and AUC otherwise (see :func:`default_monitor`).
@@ -259,12 +259,12 @@ def smoothed_best_cut(scores, y, weights, window=AMS_SMOOTHING):
     Parameters
     ----------
     scores, y, weights : array_like, shape (n,)
-        As for :func:`~dropout_layers.higgs.metrics.ams_curve` (weights
+        As for :func:`~dropout_layers_higgs.metrics.ams_curve` (weights
         renormalised to the Kaggle totals).
     window : float
         Width of the running mean as a fraction of ``n``; a window of one
         event or less is the plain maximum of
-        :func:`~dropout_layers.higgs.metrics.best_threshold`.
+        :func:`~dropout_layers_higgs.metrics.best_threshold`.
 
     Returns
     -------
@@ -319,7 +319,7 @@ def choose_threshold(scores, y, weights, weighted=True, window=AMS_SMOOTHING):
     """
     if weighted:
         return smoothed_best_cut(scores, y, weights, window)[0]
-    fpr, tpr, thresholds = roc_curve(scores, y)
+    fpr, tpr, thresholds = roc_curve(y, scores)
     # thresholds[0] is +inf (nothing selected), never the best cut.
     best = 1 + int(np.argmax((tpr - fpr)[1:]))
     return float(thresholds[best])
@@ -350,7 +350,7 @@ def evaluate_scores(scores, y, weights, threshold, weighted=True, top_fraction=0
     scores = np.asarray(scores, dtype=np.float64)
     result = {
         "n_events": int(len(scores)),
-        "auc": roc_auc(scores, y),
+        "auc": roc_auc(y, scores),
         "selected_fraction": float(np.mean(scores >= threshold)),
     }
     if weighted:
@@ -453,10 +453,6 @@ class PipelineResult:
 
 def _build_network(n_inputs, options, seed):
     """The sigmoid MLP of ``options``, with weights and masks seeded by ``seed``."""
-    from models.higgs import build_higgs_mlp
-
-    from .. import random as dl_random
-
     previous = dl_random.get_rng()
     # Initial weights and each dropout layer's stream draw from the global
     # generator; seeding it here makes a member depend on its seed only.
@@ -521,7 +517,7 @@ def train_member(data, train_idx, valid_idx, options, seed, preprocessor=None, r
 
     # Figures computed on the validation predictions after every epoch; the
     # AMS uses the physics weights, not the balanced training weights.
-    metrics = {"auc": lambda y, scores, weights: roc_auc(scores, y_valid)}
+    metrics = {"auc": lambda y, scores, weights: roc_auc(y, scores)}
     if weighted:
         metrics["ams"] = lambda y, scores, weights: smoothed_best_cut(scores, y_valid,
                                                                       physics_valid)[1]
@@ -814,8 +810,7 @@ def save_result(path, result, metrics):
     metrics : dict
         From :func:`metrics_summary`.
     """
-    from ..checkpoint import save_checkpoint
-    from .report import to_jsonable
+    from dropout_layers.checkpoint import save_checkpoint
 
     member = result.member
     trainer = member.trainer
@@ -875,7 +870,7 @@ def load_resume_checkpoint(path):
     PipelineError
         If it was not written by this pipeline.
     """
-    from ..checkpoint import load_checkpoint
+    from dropout_layers.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(path)
     metadata = dict(checkpoint.metadata or {})

@@ -1,8 +1,8 @@
 """Bagged ensembles for the Higgs data: K-fold x R members, locally or on Ray.
 
 :func:`train_ensemble` trains one network per split of
-:func:`~dropout_layers.higgs.cv.repeated_stratified_splits` with
-:func:`~dropout_layers.higgs.pipeline.train_member` (early stopping on the
+:func:`~dropout_layers_higgs.cv.repeated_stratified_splits` with
+:func:`~dropout_layers_higgs.pipeline.train_member` (early stopping on the
 member's own held-out fold), runs the members with
 :func:`~dropout_layers.executors.run_members` (``executor='local'`` or
 ``'ray'``), and writes:
@@ -28,12 +28,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ensemble import Ensemble
-from ..executors import MemberJob, member_seed, run_members
-from .cv import member_scores, out_of_fold_scores, repeated_stratified_splits, score_out_of_fold
+from dropout_layers.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_ensemble
+from dropout_layers.ensemble import Ensemble
+from dropout_layers.executors import ExecutorSettings, MemberJob, member_seed, run_members
 
-__all__ = ["TrainedMember", "EnsembleRun", "EnsembleResumeError", "member_path", "ensemble_path",
-           "train_ensemble", "ensemble_metrics", "ensemble_summary_table"]
+from .cv import member_scores, out_of_fold_scores, repeated_stratified_splits, score_out_of_fold
+from .errors import EnsembleResumeError
+from .metrics import leaderboard_ams
+from .pipeline import (PipelineOptions, choose_threshold, describe_network, is_weighted,
+                       train_member, training_pool)
+from .preprocessing import HiggsPreprocessor
+from .shipping import worker_code
+
+__all__ = ["BaggingPlan", "TrainedMember", "EnsembleRun", "EnsembleResumeError", "member_path",
+           "ensemble_path", "train_ensemble", "ensemble_metrics", "ensemble_summary_table"]
 
 MEMBER_DIRECTORY = "members"
 ENSEMBLE_FILE = "ensemble.h5"
@@ -41,8 +49,28 @@ ENSEMBLE_FILE = "ensemble.h5"
 _FINGERPRINT_KEYS = ("base_seed", "n_folds", "n_repeats", "options", "feature_names", "data_digest")
 
 
-class EnsembleResumeError(ValueError):
-    """A member checkpoint found on resume belongs to a different run."""
+@dataclasses.dataclass(frozen=True)
+class BaggingPlan:
+    """Which members an ensemble has: ``n_folds * n_repeats`` of them.
+
+    Attributes
+    ----------
+    n_folds : int
+        Folds per repeat of the stratified K-fold split (at least 2).
+    n_repeats : int
+    seed : int
+        Base seed of the splits and of every member (see
+        :func:`~dropout_layers.executors.member_seed`).
+    """
+
+    n_folds: int = 2
+    n_repeats: int = 1
+    seed: int = 0
+
+    @property
+    def n_members(self):
+        """Members in the ensemble."""
+        return self.n_folds * self.n_repeats
 
 
 @dataclasses.dataclass
@@ -86,9 +114,9 @@ class EnsembleRun:
     labels, weights : numpy.ndarray
         Labels and physics weights (None for UCI data) of those events.
     scores : dict
-        :func:`~dropout_layers.higgs.cv.score_out_of_fold` plus
+        :func:`~dropout_layers_higgs.cv.score_out_of_fold` plus
         ``member_spread`` and ``members`` from
-        :func:`~dropout_layers.higgs.cv.member_scores`.
+        :func:`~dropout_layers_higgs.cv.member_scores`.
     trained, resumed : list of int
         Members trained by this run and members found finished.
     seconds : float
@@ -138,8 +166,7 @@ class _MemberTask:
 def _train_split(shared, job):
     """Train one member; runs in the worker (this process, a subprocess or a Ray task)."""
     data, options, preprocessor, train_fn = shared
-    if train_fn is None:
-        from .pipeline import train_member as train_fn
+    train_fn = train_fn or train_member
     split = job.payload.split
     result = train_fn(data, split.train_index, split.valid_index, options, job.seed,
                           preprocessor=preprocessor)
@@ -157,8 +184,6 @@ def _member_metadata(job, member):
 
 
 def _saver(out_dir, preprocessing_state):
-    from ..checkpoint import save_checkpoint
-
     def save(job, member):
         path = member_path(out_dir, job.index)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,8 +194,6 @@ def _saver(out_dir, preprocessing_state):
 
 
 def _loader(out_dir):
-    from ..checkpoint import CheckpointError, load_checkpoint
-
     def load(job):
         path = member_path(out_dir, job.index)
         if not path.exists():
@@ -197,9 +220,8 @@ def _loader(out_dir):
     return load
 
 
-def train_ensemble(data, options, out_dir, n_folds=2, n_repeats=1, seed=0, executor="local",
-                   resume=False, ray_address=None, cpus_per_member=1, threads_per_member=None,
-                   max_concurrent=None, processes=1, progress=True, preprocessor=None, train_fn=None):
+def train_ensemble(data, options, out_dir, plan=BaggingPlan(), settings=None, resume=False,
+                   preprocessor=None, train_fn=None):
     """Train a K-fold x R bagged ensemble and score it out of fold.
 
     Parameters
@@ -211,19 +233,21 @@ def train_ensemble(data, options, out_dir, n_folds=2, n_repeats=1, seed=0, execu
         ``test_fraction`` are not used: the folds decide).
     out_dir : str or Path
         Where the member checkpoints and the ensemble checkpoint go.
-    n_folds, n_repeats : int
-        ``n_folds * n_repeats`` members.
-    seed : int
-        Base seed of the splits and of every member (see
-        :func:`~dropout_layers.executors.member_seed`).
-    executor, resume, ray_address, cpus_per_member, threads_per_member, max_concurrent, processes, progress
-        See :func:`~dropout_layers.executors.run_members`.
+    plan : BaggingPlan
+        Folds, repeats and the base seed.
+    settings : ExecutorSettings, optional
+        Where the members train (see
+        :func:`~dropout_layers.executors.run_members`); by default one
+        after another in this process. This application's code is added to
+        what Ray ships to its workers.
+    resume : bool
+        Keep finished members found in ``out_dir``.
     preprocessor : HiggsPreprocessor, optional
         Fitted preprocessing to share; by default one is fitted on all of
         ``data`` with ``options.log_transform`` and ``options.drop_phi``.
     train_fn : callable, optional
         Trains one member, with the signature and result of
-        :func:`~dropout_layers.higgs.pipeline.train_member` (the default).
+        :func:`~dropout_layers_higgs.pipeline.train_member` (the default).
         It runs in worker processes, so it must be a module-level function
         importable there.
 
@@ -231,11 +255,6 @@ def train_ensemble(data, options, out_dir, n_folds=2, n_repeats=1, seed=0, execu
     -------
     EnsembleRun
     """
-    from ..checkpoint import save_ensemble
-    from .metrics import leaderboard_ams
-    from .pipeline import choose_threshold, is_weighted, training_pool
-    from .preprocessing import HiggsPreprocessor
-
     if data.y is None:
         raise ValueError(f"{data.path or 'data'}: an ensemble needs labelled events")
     full_data = data
@@ -249,6 +268,7 @@ def train_ensemble(data, options, out_dir, n_folds=2, n_repeats=1, seed=0, execu
         preprocessor = HiggsPreprocessor(log_transform=options.log_transform, drop_phi=options.drop_phi)
         preprocessor.fit(data.X, data.feature_names)
     member_options = dataclasses.replace(options, progress=False)
+    n_folds, n_repeats, seed = plan.n_folds, plan.n_repeats, plan.seed
     splits = repeated_stratified_splits(data.y, n_folds, n_repeats, seed)
     options_record = {k: v for k, v in member_options.to_dict().items() if k != "progress"}
     fingerprint = {"base_seed": int(seed), "n_folds": int(n_folds), "n_repeats": int(n_repeats),
@@ -258,14 +278,12 @@ def train_ensemble(data, options, out_dir, n_folds=2, n_repeats=1, seed=0, execu
             for split in splits]
 
     started = time.perf_counter()
+    settings = dataclasses.replace(settings or ExecutorSettings(), desc="ensemble members",
+                                   code=(*(settings.code if settings else ()), *worker_code()))
     summary = run_members(
-        _train_split, jobs, shared=(data, member_options, preprocessor, train_fn), executor=executor,
-        save_member=_saver(out_dir, preprocessor.get_state()), load_member=_loader(out_dir),
-        resume=resume, processes=processes, ray_address=ray_address,
-        cpus_per_member=cpus_per_member, threads_per_member=threads_per_member,
-        max_concurrent=max_concurrent, progress=progress,
-        desc="ensemble members",
-    )
+        _train_split, jobs, shared=(data, member_options, preprocessor, train_fn),
+        settings=settings, save_member=_saver(out_dir, preprocessor.get_state()),
+        load_member=_loader(out_dir), resume=resume)
     seconds = time.perf_counter() - started
     members = summary.results
 
@@ -294,7 +312,8 @@ def train_ensemble(data, options, out_dir, n_folds=2, n_repeats=1, seed=0, execu
         board_scores[boards] = ensemble.predict(
             preprocessor.transform(full_data.X[boards], full_data.feature_names)).reshape(-1)
         scores["leaderboard"] = leaderboard_ams(full_data, board_scores, ensemble.threshold)
-    ensemble.metadata = {"threshold": scores["threshold"], "n_folds": int(n_folds), "n_repeats": int(n_repeats), "seed": int(seed),
+    ensemble.metadata = {"threshold": scores["threshold"], "n_folds": int(n_folds),
+                         "n_repeats": int(n_repeats), "seed": int(seed),
                          "options": options_record, "feature_names": list(data.feature_names),
                          "cv": {k: v for k, v in scores.items() if k != "members"}}
     path = ensemble_path(out_dir)
@@ -329,9 +348,6 @@ def ensemble_metrics(run, data, description, synthetic=False, executor="local", 
         held-out figures, best epoch and training time), ``leaderboard``
         (open data only) and ``seconds``.
     """
-    from .pipeline import PipelineOptions, describe_network, is_weighted
-    from .preprocessing import HiggsPreprocessor
-
     metadata = run.ensemble.metadata
     options = PipelineOptions.from_dict(metadata["options"])
     preprocessor = HiggsPreprocessor.from_state(run.ensemble.preprocessing)

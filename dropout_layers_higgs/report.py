@@ -10,18 +10,17 @@ explanation for the caller to print once; nothing else depends on it.
 Figures are drawn with the object-oriented API (:class:`matplotlib.figure.Figure`)
 so that no pyplot state or interactive backend is touched.
 """
-import contextlib
-import json
-import math
 import os
-import secrets
 
 import numpy as np
 
-from .metrics import ams_curve, roc_curve
+from dropout_layers.files import atomic_path
+from dropout_layers.metrics import roc_auc, roc_curve
+
+from .metrics import ams_curve
 
 __all__ = [
-    "atomic_path", "write_json", "to_jsonable", "summary_table", "have_matplotlib",
+    "summary_table", "have_matplotlib",
     "write_plots", "plot_loss_curves", "plot_roc", "plot_ams_fraction", "ams_fraction_curve",
     "MATPLOTLIB_MISSING",
 ]
@@ -29,71 +28,6 @@ __all__ = [
 #: What :func:`write_plots` says when matplotlib is not installed.
 MATPLOTLIB_MISSING = ('matplotlib is not installed: no plots written '
                       '(install the plot extra: pip install -e ".[plot]")')
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Give a temporary path beside ``path``; move it onto ``path`` on success.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The final file name.
-
-    Yields
-    ------
-    str
-        A temporary name in the same directory (so the rename is atomic)
-        with the same extension (so writers that look at it still work).
-        If the block raises, the temporary file is removed and ``path`` is
-        left as it was.
-    """
-    path = os.fspath(path)
-    directory, name = os.path.split(os.path.abspath(path))
-    stem, extension = os.path.splitext(name)
-    temporary = os.path.join(directory, f".{stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-                                        f"{extension}")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def to_jsonable(value):
-    """Convert NumPy scalars and arrays (recursively) to plain Python for :mod:`json`.
-
-    Non-finite floats become ``None`` so that the file stays strict JSON.
-    """
-    if isinstance(value, dict):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return to_jsonable(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_json(path, data):
-    """Write ``data`` as indented JSON, atomically.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    data : dict
-        Passed through :func:`to_jsonable` first.
-    """
-    text = json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n"
-    with atomic_path(path) as temporary:
-        with open(temporary, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
 
 
 def _format_value(value, digits=4):
@@ -172,7 +106,7 @@ def ams_fraction_curve(scores, y, weights, renormalise=True):
     Parameters
     ----------
     scores, y, weights, renormalise
-        As for :func:`dropout_layers.higgs.metrics.ams_curve`.
+        As for :func:`dropout_layers_higgs.metrics.ams_curve`.
 
     Returns
     -------
@@ -245,12 +179,10 @@ def plot_roc(curves, path):
         One curve each; ``weights`` may be None.
     path : str or os.PathLike
     """
-    from .metrics import roc_auc
-
     figure, axes = _new_figure()
     for label, scores, y, weights in curves:
-        fpr, tpr, _ = roc_curve(scores, y, weights)
-        axes.plot(fpr, tpr, label=f"{label} (AUC {roc_auc(scores, y, weights):.4f})")
+        fpr, tpr, _ = roc_curve(y, scores, weights)
+        axes.plot(fpr, tpr, label=f"{label} (AUC {roc_auc(y, scores, weights):.4f})")
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
     axes.set_xlabel("background efficiency (false positive rate)")
     axes.set_ylabel("signal efficiency (true positive rate)")

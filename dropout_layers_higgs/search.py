@@ -2,11 +2,11 @@
 
 :func:`run_search` samples ``n_trials`` configurations of the hidden-layer
 dropout rate, the width of the hidden layers and the learning rate, and
-trains each as :func:`~dropout_layers.higgs.pipeline.run_pipeline` would:
-on the training part of :func:`~dropout_layers.higgs.pipeline.split_events`,
+trains each as :func:`~dropout_layers_higgs.pipeline.run_pipeline` would:
+on the training part of :func:`~dropout_layers_higgs.pipeline.split_events`,
 early-stopped on the validation part, with the run's seed. Every trial
 reports its validation figure (AMS for data with physics weights, AUC
-without; see :func:`~dropout_layers.higgs.pipeline.default_monitor`) to
+without; see :func:`~dropout_layers_higgs.pipeline.default_monitor`) to
 Tune after each epoch, and an ASHA scheduler stops the trials that trail
 the others at the same epoch.
 
@@ -24,8 +24,13 @@ import shlex
 import time
 from pathlib import Path
 
-from ..executors import ExecutorError, _environment, _ray_init, thread_env
-from ..training import Callback
+from dropout_layers.executors import ExecutorError, environment_variables, ray_session
+from dropout_layers.files import atomic_path, write_json
+from dropout_layers.threads import thread_env
+from dropout_layers.training import Callback
+
+from .errors import SearchError
+from .shipping import worker_code
 
 __all__ = ["TUNE_INSTALL_HINT", "DROPOUT_RANGE", "WIDTH_CHOICES", "LEARNING_RATE_RANGE",
            "SearchError", "TrialResult", "SearchResult", "tune_available", "search_space",
@@ -53,10 +58,6 @@ REDUCTION_FACTOR = 3
 SEARCH_DIRECTORY = "search"
 JSON_NAME = "search.json"
 CSV_NAME = "search.csv"
-
-
-class SearchError(RuntimeError):
-    """The search could not run or no trial finished; the message is one line."""
 
 
 @dataclasses.dataclass
@@ -353,18 +354,14 @@ def run_search(data, options, n_trials, out_dir, seed=0, ray_address=None, max_c
         run_config=tune.RunConfig(name=name, storage_path=str(storage), verbose=0,
                                   callbacks=callbacks))
     # Tune starts trials as actors with no environment of their own, so the
-    # one-thread BLAS limit goes on the whole job.
-    started_ray = _ray_init(ray, ray_address, env_vars=thread_env(1))
-    try:
-        # The legacy console output obeys verbose=0; the new one still
-        # prints a banner and its experiment paths. Without Tune's own
-        # SIGINT handler, Ctrl-C raises KeyboardInterrupt here rather than
-        # returning a grid of trials that never ran.
-        with _environment({"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_SIGINT_HANDLER": "1"}):
-            grid = tuner.fit()
-    finally:
-        if started_ray:
-            ray.shutdown()
+    # one-thread BLAS limit goes on the whole job. The legacy console output
+    # obeys verbose=0; the new one still prints a banner and its experiment
+    # paths. Without Tune's own SIGINT handler, Ctrl-C raises
+    # KeyboardInterrupt here rather than returning a grid of trials that
+    # never ran.
+    with ray_session(ray_address, env_vars=thread_env(1), code=worker_code()), \
+            environment_variables({"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_SIGINT_HANDLER": "1"}):
+        grid = tuner.fit()
     trials = [_trial_result(number, result, options, monitor)
               for number, result in enumerate(grid, start=1)]
     if all(trial.best_value is None for trial in trials):
@@ -436,7 +433,6 @@ def write_search_files(result, out_dir, command=None, description=None):
     the trials started from (``base_options``), the seed, the best trial, ``command`` and every trial, best
     first; ``search.csv`` the same rows, one per trial.
     """
-    from .report import atomic_path, write_json
 
     out_dir = Path(out_dir)
     metric = f"best_valid_{result.monitor}"
@@ -464,7 +460,7 @@ def write_search_files(result, out_dir, command=None, description=None):
     return [out_dir / JSON_NAME, out_dir / CSV_NAME]
 
 
-def retrain_command(parser, args, trial, script="scripts/train_higgs.py",
+def retrain_command(parser, args, trial, launcher=("python", "scripts/train_higgs.py"),
                     leave_out=("search", "search_max_concurrent", "ray_address")):
     """The command line that trains ``trial``'s configuration with the search's other options.
 
@@ -475,7 +471,8 @@ def retrain_command(parser, args, trial, script="scripts/train_higgs.py",
         not repeated.
     args : argparse.Namespace
     trial : TrialResult
-    script : str
+    launcher : sequence of str
+        The words that start the training command.
     leave_out : sequence of str
         Destinations of options that only concern the search.
 
@@ -489,7 +486,7 @@ def retrain_command(parser, args, trial, script="scripts/train_higgs.py",
     """
     chosen = {"hidden": trial.hidden, "dropout": trial.dropout,
               "learning_rate": trial.learning_rate}
-    words = ["python", script]
+    words = list(launcher)
     for name, value in {**vars(args), **chosen}.items():
         if name in leave_out or value is None or value is False:
             continue

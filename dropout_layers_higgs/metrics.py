@@ -18,10 +18,12 @@ References
 """
 import numpy as np
 
+from dropout_layers.metrics import check_binary_labels, check_binary_scores
+
 __all__ = [
     "SIGNAL_WEIGHT_TOTAL", "BACKGROUND_WEIGHT_TOTAL", "AMS_B_REG",
     "ams", "renormalise_weights", "ams_curve", "best_threshold", "ams_at_threshold",
-    "threshold_at_fraction", "ams_at_fraction", "leaderboard_ams", "roc_auc", "roc_curve",
+    "threshold_at_fraction", "ams_at_fraction", "leaderboard_ams",
 ]
 
 #: Sum of the signal weights of the 250,000 Kaggle training events.
@@ -81,7 +83,7 @@ def renormalise_weights(y, weights, signal_total=SIGNAL_WEIGHT_TOTAL,
     numpy.ndarray of float64, shape (n,)
         A class absent from ``y`` is left as it is (it has no weights to scale).
     """
-    y, weights = _check_labels_weights(y, weights, "renormalise_weights")
+    y, weights = check_binary_labels(y, weights, "renormalise_weights")
     out = weights.copy()
     for label, total in ((1, signal_total), (0, background_total)):
         in_class = y == label
@@ -125,7 +127,7 @@ def ams_curve(scores, y, weights, b_reg=AMS_B_REG, renormalise=True):
     One sort and two cumulative sums: O(n log n). Tied scores are selected
     together, as a threshold cannot split them.
     """
-    scores, y, weights = _check_inputs(scores, y, weights, "ams_curve")
+    y, scores, weights = check_binary_scores(y, scores, weights, "ams_curve")
     if renormalise:
         weights = renormalise_weights(y, weights)
     order = np.argsort(-scores, kind="stable")
@@ -173,7 +175,7 @@ def ams_at_threshold(scores, y, weights, threshold, b_reg=AMS_B_REG, renormalise
     -------
     float
     """
-    scores, y, weights = _check_inputs(scores, y, weights, "ams_at_threshold")
+    y, scores, weights = check_binary_scores(y, scores, weights, "ams_at_threshold")
     if renormalise:
         weights = renormalise_weights(y, weights)
     selected = scores >= threshold
@@ -267,105 +269,3 @@ def leaderboard_ams(data, scores, threshold, b_reg=AMS_B_REG):
                                          data.kaggle_weight[in_set], threshold, b_reg,
                                          renormalise=False)
     return result
-
-
-def roc_auc(scores, y, sample_weight=None):
-    """Area under the ROC curve, from ranks.
-
-    Parameters
-    ----------
-    scores : array_like, shape (n,)
-    y : array_like, shape (n,)
-        1 for signal (positive), 0 for background.
-    sample_weight : array_like, shape (n,), optional
-        Non-negative event weights.
-
-    Returns
-    -------
-    float
-        The (weighted) probability that a random signal event scores higher
-        than a random background event, counting ties as one half: the
-        Mann-Whitney statistic over the product of the class weights.
-    """
-    scores, y, weights = _check_inputs(scores, y, sample_weight, "roc_auc")
-    positive_total, negative_total = _class_totals(y, weights, "roc_auc")
-    order = np.argsort(scores, kind="stable")
-    sorted_scores = scores[order]
-    group_starts = np.append(0, np.flatnonzero(sorted_scores[1:] != sorted_scores[:-1]) + 1)
-    positive = np.add.reduceat(np.where(y[order] == 1, weights[order], 0.0), group_starts)
-    negative = np.add.reduceat(np.where(y[order] == 1, 0.0, weights[order]), group_starts)
-    negative_below = np.cumsum(negative) - negative
-    pairs_won = np.sum(positive * (negative_below + 0.5 * negative))
-    return float(pairs_won / (positive_total * negative_total))
-
-
-def roc_curve(scores, y, sample_weight=None):
-    """Receiver operating characteristic, for plotting.
-
-    Parameters
-    ----------
-    scores, y, sample_weight
-        As for :func:`roc_auc`.
-
-    Returns
-    -------
-    fpr, tpr : numpy.ndarray, shape (n_distinct + 1,)
-        Background and signal efficiencies of ``scores >= thresholds[i]``,
-        starting at (0, 0) and ending at (1, 1).
-    thresholds : numpy.ndarray, shape (n_distinct + 1,)
-        ``inf`` (nothing selected), then the distinct scores in decreasing order.
-
-    Notes
-    -----
-    The trapezoidal area under (fpr, tpr) equals :func:`roc_auc`.
-    """
-    scores, y, weights = _check_inputs(scores, y, sample_weight, "roc_curve")
-    positive_total, negative_total = _class_totals(y, weights, "roc_curve")
-    order = np.argsort(-scores, kind="stable")
-    sorted_scores = scores[order]
-    group_ends = np.append(np.flatnonzero(sorted_scores[1:] != sorted_scores[:-1]),
-                           len(scores) - 1)
-    tpr = np.cumsum(np.where(y[order] == 1, weights[order], 0.0))[group_ends] / positive_total
-    fpr = np.cumsum(np.where(y[order] == 1, 0.0, weights[order]))[group_ends] / negative_total
-    return (np.append(0.0, fpr), np.append(0.0, tpr),
-            np.append(np.inf, sorted_scores[group_ends]))
-
-
-def _check_labels_weights(y, weights, caller):
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"{caller}: y must be 1-d, got shape {y.shape}")
-    if not np.isin(y, (0, 1)).all():
-        bad = y[~np.isin(y, (0, 1))][0]
-        raise ValueError(f"{caller}: y must hold 0 (background) or 1 (signal), found {bad!r}")
-    y = y.astype(np.int8)
-    if weights is None:
-        weights = np.ones(len(y))
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != y.shape:
-        raise ValueError(f"{caller}: weights have shape {weights.shape}, expected {y.shape}")
-    if not (np.isfinite(weights).all() and (weights >= 0).all()):
-        raise ValueError(f"{caller}: weights must be finite and non-negative")
-    return y, weights
-
-
-def _check_inputs(scores, y, weights, caller):
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.ndim != 1 or len(scores) == 0:
-        raise ValueError(f"{caller}: scores must be a non-empty 1-d array, got shape "
-                         f"{scores.shape}")
-    if not np.isfinite(scores).all():
-        raise ValueError(f"{caller}: scores contain NaN or infinity")
-    y, weights = _check_labels_weights(y, weights, caller)
-    if y.shape != scores.shape:
-        raise ValueError(f"{caller}: y has shape {y.shape}, scores {scores.shape}")
-    return scores, y, weights
-
-
-def _class_totals(y, weights, caller):
-    positive_total = weights[y == 1].sum()
-    negative_total = weights[y == 0].sum()
-    if positive_total <= 0 or negative_total <= 0:
-        raise ValueError(f"{caller}: needs signal and background events with positive weight "
-                         f"(signal {positive_total}, background {negative_total})")
-    return positive_total, negative_total

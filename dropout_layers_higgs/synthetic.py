@@ -139,7 +139,7 @@ def generate_toy_higgs(n_events=100_000, seed=0, signal_fraction=0.34, return_pr
     Notes
     -----
     Writing the events with :func:`write_toy_higgs` and reading them back
-    with :func:`~dropout_layers.higgs.data.load_higgs` gives these arrays
+    with :func:`~dropout_layers_higgs.data.load_higgs` gives these arrays
     exactly. About 0.7 s per 100,000 events.
     """
     data, processes, _ = _simulate(n_events, seed, signal_fraction)

@@ -32,11 +32,14 @@ import gzip
 import io
 import os
 import re
-import secrets
 import sys
 import zlib
 
 import numpy as np
+
+from dropout_layers.files import atomic_path
+
+from .errors import HiggsDataError
 
 __all__ = [
     "HiggsData", "HiggsDataError", "load_higgs", "write_kaggle_csv", "write_submission",
@@ -102,13 +105,6 @@ _KAGGLE_SET_CODES[[ord(name) for name in KAGGLE_SETS]] = [ord(str(i)) for i in r
 _NUMBER = re.compile(
     r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE
 )
-
-
-class HiggsDataError(ValueError):
-    """A Higgs data file is missing, malformed or inconsistent.
-
-    The message is one line and starts with the path of the file.
-    """
 
 
 @dataclasses.dataclass(eq=False)
@@ -178,7 +174,7 @@ class HiggsData:
         """Return the events selected by ``index`` (a boolean mask or integer indices).
 
         Weights are copied as they are; renormalising them for the subset is
-        the metric's business (see :func:`dropout_layers.higgs.metrics.ams_curve`).
+        the metric's business (see :func:`dropout_layers_higgs.metrics.ams_curve`).
         """
         def take(value):
             return None if value is None else value[index]
@@ -697,17 +693,9 @@ def _join_rows(fields):
 
 
 def _write_atomically(path, header, lines, n_rows, chunk_rows):
-    directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(
-        directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     opener = gzip.open if path.endswith(".gz") else open
-    try:
+    with atomic_path(path) as temporary:
         with opener(temporary, "wt", encoding="ascii", newline="\n") as out:
             out.write(header + "\n")
             for start in range(0, n_rows, chunk_rows):
                 out.write(lines(start, min(start + chunk_rows, n_rows)))
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise

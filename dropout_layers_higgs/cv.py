@@ -35,7 +35,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import ams_at_fraction, ams_at_threshold, ams_curve, best_threshold, roc_auc
+from dropout_layers.metrics import roc_auc
+
+from .metrics import ams_at_fraction, ams_at_threshold, ams_curve, best_threshold
 
 __all__ = ["Split", "stratified_folds", "repeated_stratified_splits", "out_of_fold_scores",
            "score_out_of_fold", "member_scores"]
@@ -195,7 +197,7 @@ def score_out_of_fold(oof_scores, y, weights, splits, choose_cut=None):
     choose_cut : callable, optional
         ``choose_cut(scores, y, weights) -> threshold``, the rule that picks
         a cut on scored events (for example the pipeline's smoothed maximum,
-        :func:`~dropout_layers.higgs.pipeline.choose_threshold`); by default
+        :func:`~dropout_layers_higgs.pipeline.choose_threshold`); by default
         the plain maximum of the AMS curve.
 
     Returns
@@ -209,10 +211,10 @@ def score_out_of_fold(oof_scores, y, weights, splits, choose_cut=None):
         ``ams_at_threshold`` (its in-sample AMS).
     """
     y = np.asarray(y)
-    result = {"auc": roc_auc(oof_scores, y)}
+    result = {"auc": roc_auc(y, oof_scores)}
     if weights is None:
         return result
-    result["auc_weighted"] = roc_auc(oof_scores, y, weights)
+    result["auc_weighted"] = roc_auc(y, oof_scores, weights)
     fold_of = np.empty(len(y), dtype=np.int64)
     for split in splits:
         if split.repeat == 0:
@@ -253,7 +255,7 @@ def member_scores(splits, held_out_predictions, y, weights):
         predictions = np.asarray(predictions, dtype=np.float64).reshape(-1)
         fold_y = np.asarray(y)[split.valid_index]
         row = {"index": split.index, "repeat": split.repeat, "fold": split.fold,
-               "auc": roc_auc(predictions, fold_y)}
+               "auc": roc_auc(fold_y, predictions)}
         if weights is not None:
             fold_w = np.asarray(weights)[split.valid_index]
             row["ams_top15"] = ams_at_fraction(predictions, fold_y, fold_w, 0.15)

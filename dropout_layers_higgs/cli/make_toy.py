@@ -1,0 +1,62 @@
+"""Write a synthetic Higgs data set in the Kaggle ``training.csv`` schema.
+
+The events come from :func:`dropout_layers_higgs.synthetic.generate_toy_higgs`
+(see that module for the physics model): signal H -> tau tau against
+Z -> tau tau, W + jets and ttbar backgrounds, with the challenge's 30
+features, -999 for undefined values, weights summing to the Kaggle training
+totals and EventIds from 100000. ``--test`` writes the ``test.csv`` schema
+instead (no ``Weight`` and ``Label`` columns). A name ending in ``.gz`` is
+gzip-compressed.
+
+Example::
+
+    python scripts/make_toy_higgs.py --out toy_training.csv --events 250000 --seed 1
+    python scripts/make_toy_higgs.py --out toy_test.csv --events 50000 --seed 2 --test
+"""
+import argparse
+import functools
+import time
+from pathlib import Path
+
+from .common import run_main
+
+
+def parse_args(argv=None, prog="make-toy-higgs"):
+    """Parse and check the command line."""
+    parser = argparse.ArgumentParser(prog=prog,
+        description="Write synthetic Higgs challenge events as a Kaggle-format CSV file.")
+    parser.add_argument("--out", required=True, help="output file (.csv or .csv.gz)")
+    parser.add_argument("--events", type=int, default=100_000,
+                        help="number of events (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--signal-fraction", type=float, default=0.34,
+                        help="fraction of signal events (default: %(default)s)")
+    parser.add_argument("--test", action="store_true",
+                        help="write the test.csv schema, without Weight and Label")
+    args = parser.parse_args(argv)
+    if args.events < 2:
+        parser.error(f"--events must be at least 2, got {args.events}")
+    if not 0 < args.signal_fraction < 1:
+        parser.error(f"--signal-fraction must be in (0, 1), got {args.signal_fraction}")
+    if not Path(args.out).resolve().parent.is_dir():
+        parser.error(f"--out: directory {Path(args.out).resolve().parent} does not exist")
+    return args
+
+
+def main(argv=None, prog="make-toy-higgs"):
+    """Write the events as the options say."""
+    args = parse_args(argv, prog)
+    from dropout_layers_higgs.synthetic import write_toy_higgs
+
+    start = time.perf_counter()
+    data = write_toy_higgs(args.out, n_events=args.events, seed=args.seed,
+                           signal_fraction=args.signal_fraction, test=args.test)
+    schema = "test.csv" if args.test else "training.csv"
+    print(f"wrote {data.n_events} events ({int(data.y.sum())} signal) in the Kaggle {schema} "
+          f"schema to {args.out} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def run(argv=None, prog="make-toy-higgs"):
+    """Run :func:`main`, turning expected errors into one line on stderr."""
+    return run_main(functools.partial(main, prog=prog), prog, argv)

@@ -10,12 +10,27 @@ from . import _pytensor_setup
 _pytensor_setup.configure()
 
 from . import (  # noqa: E402
-    checkpoint, config, init, layers, masks, nonlinearities, objectives, random, regularization,
-    training, updates, utils,
+    checkpoint,
+    config,
+    init,
+    layers,
+    masks,
+    nonlinearities,
+    objectives,
+    random,
+    regularization,
+    training,
+    updates,
+    utils,
 )
 from .checkpoint import (  # noqa: E402
-    Checkpoint, CheckpointError, load_checkpoint, load_params, restore_training_state,
-    save_checkpoint, save_ensemble,
+    Checkpoint,
+    CheckpointError,
+    load_checkpoint,
+    load_params,
+    restore_training_state,
+    save_checkpoint,
+    save_ensemble,
 )
 from .config import floatX, set_floatX  # noqa: E402
 from .ensemble import Ensemble  # noqa: E402

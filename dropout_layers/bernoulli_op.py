@@ -28,10 +28,10 @@ comes from the bit generator's ``next_uint64``, so the NumPy fallback
 mask from the same generator state.
 """
 import numpy as np
-from pytensor.graph.basic import Apply, Variable
-from pytensor.graph.rewriting.basic import copy_stack_trace, dfs_rewriter, node_rewriter
 from pytensor.compile import optdb
 from pytensor.gradient import disconnected_type
+from pytensor.graph.basic import Apply, Variable
+from pytensor.graph.rewriting.basic import copy_stack_trace, dfs_rewriter, node_rewriter
 from pytensor.tensor.basic import as_tensor_variable, infer_static_shape
 from pytensor.tensor.random.op import RNGConsumerOp
 from pytensor.tensor.random.type import RandomGeneratorType

@@ -17,8 +17,14 @@ from pytensor.graph.replace import clone_replace
 
 from .layers import Layer, get_all_layers, get_all_params, get_output
 from .random import function
-from .uncertainty import (DEFAULT_BATCH_SIZE, _check_count, _check_inputs, _single_input_layer,
-                          mc_moments, reseeded_streams)
+from .uncertainty import (
+    DEFAULT_BATCH_SIZE,
+    _check_count,
+    _check_inputs,
+    _single_input_layer,
+    mc_moments,
+    reseeded_streams,
+)
 
 __all__ = ["Ensemble", "architecture_signature"]
 

@@ -45,8 +45,8 @@ Constraints
     :func:`norm_constraint` and :func:`total_norm_constraint` rescale
     parameter values or gradients to a maximum norm.
 """
-from collections import OrderedDict
 import numbers
+from collections import OrderedDict
 
 import numpy as np
 import pytensor

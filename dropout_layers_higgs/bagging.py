@@ -28,15 +28,26 @@ from pathlib import Path
 
 import numpy as np
 
-from dropout_layers.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, save_ensemble
+from dropout_layers.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+    save_ensemble,
+)
 from dropout_layers.ensemble import Ensemble
 from dropout_layers.executors import ExecutorSettings, MemberJob, member_seed, run_members
 
 from .cv import member_scores, out_of_fold_scores, repeated_stratified_splits, score_out_of_fold
 from .errors import EnsembleResumeError
 from .metrics import leaderboard_ams
-from .pipeline import (PipelineOptions, choose_threshold, describe_network, is_weighted,
-                       train_member, training_pool)
+from .pipeline import (
+    PipelineOptions,
+    choose_threshold,
+    describe_network,
+    is_weighted,
+    train_member,
+    training_pool,
+)
 from .preprocessing import HiggsPreprocessor
 from .shipping import worker_code
 

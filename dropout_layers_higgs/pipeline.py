@@ -19,13 +19,18 @@ from pytensor.tensor.random.type import RandomGeneratorType
 
 from dropout_layers import random as dl_random
 from dropout_layers.files import to_jsonable
+from dropout_layers.metrics import roc_auc, roc_curve
 from dropout_layers.training import Callback, EarlyStopping, LearningRateSchedule, Trainer
 
 from .errors import PipelineError
-from dropout_layers.metrics import roc_auc, roc_curve
-
-from .metrics import (ams_at_fraction, ams_at_threshold, ams_curve, best_threshold,
-                      leaderboard_ams, threshold_at_fraction)
+from .metrics import (
+    ams_at_fraction,
+    ams_at_threshold,
+    ams_curve,
+    best_threshold,
+    leaderboard_ams,
+    threshold_at_fraction,
+)
 from .models.higgs import build_higgs_mlp
 from .preprocessing import HiggsPreprocessor
 

@@ -96,7 +96,8 @@ class HiggsPreprocessor:
     @property
     def output_names(self):
         """Names of the output columns: kept features, then ``<first column>_is_missing``
-        for each missing-value group."""
+        for each missing-value group.
+        """
         self._check_fitted()
         return list(self._output_names)
 

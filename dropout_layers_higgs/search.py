@@ -433,7 +433,6 @@ def write_search_files(result, out_dir, command=None, description=None):
     the trials started from (``base_options``), the seed, the best trial, ``command`` and every trial, best
     first; ``search.csv`` the same rows, one per trial.
     """
-
     out_dir = Path(out_dir)
     metric = f"best_valid_{result.monitor}"
     # The metric is named for what it is (best_valid_ams or best_valid_auc).

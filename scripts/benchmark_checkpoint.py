@@ -24,12 +24,12 @@ Example::
 import argparse
 import json
 import os
-from pathlib import Path
 import platform
 import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 

@@ -157,7 +157,14 @@ def build_pytensor_variant(args, dropout, method, rectifier=None):
 
     import dropout_layers as dl
     from dropout_layers import masks, objectives, updates
-    from dropout_layers.layers import DenseLayer, DropoutLayer, InputLayer, SwitchDropoutLayer, get_all_params, get_output
+    from dropout_layers.layers import (
+        DenseLayer,
+        DropoutLayer,
+        InputLayer,
+        SwitchDropoutLayer,
+        get_all_params,
+        get_output,
+    )
     from dropout_layers.nonlinearities import rectify
 
     dl.set_rng(np.random.RandomState(args.seed))

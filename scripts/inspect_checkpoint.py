@@ -15,8 +15,8 @@ A file that cannot be read gives one line on stderr and exit status 2.
 import argparse
 import json
 import os
-from pathlib import Path
 import sys
+from pathlib import Path
 
 
 def _format_value(value, width=100):

@@ -1,7 +1,6 @@
 """Fixtures shared by the tests; plain helpers live in ``helpers.py``."""
 import numpy as np
 import pytest
-
 from helpers import SHARED_DATA
 
 

@@ -1,17 +1,18 @@
 """HDF5 checkpoints: round trips, plain-h5py layout, atomic writes and bad files."""
-from datetime import datetime
 import hashlib
 import json
 import os
-from pathlib import Path
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from helpers import run_python
 
 import dropout_layers as dl
 from dropout_layers import checkpoint as ckpt
@@ -19,8 +20,6 @@ from dropout_layers import updates
 from dropout_layers.checkpoint import save as ckpt_save
 from dropout_layers.files import TEMPORARY_PATTERN, remove_stale_temporaries
 from dropout_layers.layers import Layer
-
-from helpers import run_python
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -4,12 +4,11 @@ import json
 import h5py
 import numpy as np
 import pytest
+from helpers import run_python
 
 import dropout_layers as dl
 from dropout_layers import checkpoint as ckpt
 from dropout_layers.training import ModelCheckpoint, Trainer
-
-from helpers import run_python
 
 TRAINER_OPTIONS = {"update": "adam", "learning_rate": 0.01}
 FIT_OPTIONS = {"batch_size": 16, "seed": 5, "verbose": False}

@@ -7,8 +7,14 @@ import pytest
 
 import dropout_layers as dl
 from dropout_layers.ensemble import Ensemble, architecture_signature
-from dropout_layers.executors import (RAY_INSTALL_HINT, ExecutorError, ExecutorSettings,
-                                      MemberJob, member_seed, run_members)
+from dropout_layers.executors import (
+    RAY_INSTALL_HINT,
+    ExecutorError,
+    ExecutorSettings,
+    MemberJob,
+    member_seed,
+    run_members,
+)
 from dropout_layers.threads import thread_env
 from dropout_layers.uncertainty import predict_mc
 

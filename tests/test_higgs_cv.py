@@ -4,9 +4,19 @@ import pytest
 
 from dropout_layers.executors import ExecutorSettings
 from dropout_layers.metrics import roc_auc
-from dropout_layers_higgs.bagging import BaggingPlan, EnsembleResumeError, member_path, train_ensemble
-from dropout_layers_higgs.cv import (member_scores, out_of_fold_scores, repeated_stratified_splits,
-                                     score_out_of_fold, stratified_folds)
+from dropout_layers_higgs.bagging import (
+    BaggingPlan,
+    EnsembleResumeError,
+    member_path,
+    train_ensemble,
+)
+from dropout_layers_higgs.cv import (
+    member_scores,
+    out_of_fold_scores,
+    repeated_stratified_splits,
+    score_out_of_fold,
+    stratified_folds,
+)
 from dropout_layers_higgs.metrics import SIGNAL_WEIGHT_TOTAL, ams
 from dropout_layers_higgs.pipeline import PipelineOptions
 from dropout_layers_higgs.synthetic import generate_toy_higgs

@@ -7,11 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import with_field
+
 from dropout_layers_higgs.data import (
-    KAGGLE_FEATURES, KAGGLE_TEST_COLUMNS, KAGGLE_TRAIN_COLUMNS, OPENDATA_COLUMNS, UCI_FEATURES,
-    HiggsData, HiggsDataError, load_higgs, write_kaggle_csv, write_submission,
+    KAGGLE_FEATURES,
+    KAGGLE_TEST_COLUMNS,
+    KAGGLE_TRAIN_COLUMNS,
+    OPENDATA_COLUMNS,
+    UCI_FEATURES,
+    HiggsData,
+    HiggsDataError,
+    load_higgs,
+    write_kaggle_csv,
+    write_submission,
 )
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -7,8 +7,16 @@ import pytest
 
 from dropout_layers_higgs.data import load_higgs
 from dropout_layers_higgs.metrics import (
-    BACKGROUND_WEIGHT_TOTAL, SIGNAL_WEIGHT_TOTAL, ams, ams_at_fraction, ams_at_threshold,
-    ams_curve, best_threshold, leaderboard_ams, renormalise_weights, threshold_at_fraction,
+    BACKGROUND_WEIGHT_TOTAL,
+    SIGNAL_WEIGHT_TOTAL,
+    ams,
+    ams_at_fraction,
+    ams_at_threshold,
+    ams_curve,
+    best_threshold,
+    leaderboard_ams,
+    renormalise_weights,
+    threshold_at_fraction,
 )
 
 OPENDATA = Path(__file__).resolve().parent / "fixtures" / "opendata_sample.csv"

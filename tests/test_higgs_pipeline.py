@@ -7,13 +7,17 @@ import pytest
 
 from dropout_layers.files import to_jsonable, write_json
 from dropout_layers.metrics import roc_auc
-from dropout_layers_higgs import metrics
+from dropout_layers_higgs import metrics, report
 from dropout_layers_higgs.data import HiggsData
-from dropout_layers_higgs.pipeline import (PipelineOptions, balanced_weights, choose_threshold,
-                                           evaluate_scores, smoothed_best_cut, split_events,
-                                           stratified_split)
-from dropout_layers_higgs import report
-
+from dropout_layers_higgs.pipeline import (
+    PipelineOptions,
+    balanced_weights,
+    choose_threshold,
+    evaluate_scores,
+    smoothed_best_cut,
+    split_events,
+    stratified_split,
+)
 
 # --------------------------------------------------------------------------
 # Splits and weights
@@ -305,8 +309,13 @@ def test_metrics_summary_is_json_and_consistent(trained, toy):
 
 def test_checkpoint_predicts_alone_and_resumes_exactly(trained, toy, tmp_path):
     from dropout_layers.checkpoint import load_checkpoint
-    from dropout_layers_higgs.pipeline import (load_resume_checkpoint, metrics_summary,
-                                               resumed_options, run_pipeline, save_result)
+    from dropout_layers_higgs.pipeline import (
+        load_resume_checkpoint,
+        metrics_summary,
+        resumed_options,
+        run_pipeline,
+        save_result,
+    )
     from dropout_layers_higgs.preprocessing import HiggsPreprocessor
 
     member = trained.member

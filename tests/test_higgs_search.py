@@ -14,13 +14,18 @@ import pytest
 
 pytest.importorskip("ray.tune", reason='Ray Tune is not installed (pip install -e ".[ray]")')
 
-from dropout_layers_higgs.pipeline import PipelineOptions  # noqa: E402
-from dropout_layers_higgs.search import (DROPOUT_RANGE, LEARNING_RATE_RANGE,  # noqa: E402
-                                         WIDTH_CHOICES, TrialResult, retrain_command,
-                                         trial_options)
-from dropout_layers_higgs.synthetic import write_toy_higgs  # noqa: E402
-
 from helpers import run_script as run_any_script  # noqa: E402
+
+from dropout_layers_higgs.pipeline import PipelineOptions  # noqa: E402
+from dropout_layers_higgs.search import (  # noqa: E402
+    DROPOUT_RANGE,
+    LEARNING_RATE_RANGE,
+    WIDTH_CHOICES,
+    TrialResult,
+    retrain_command,
+    trial_options,
+)
+from dropout_layers_higgs.synthetic import write_toy_higgs  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN = REPO / "scripts" / "train_higgs.py"

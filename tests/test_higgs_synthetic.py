@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dropout_layers_higgs.data import KAGGLE_FEATURES, load_higgs
 from dropout_layers.metrics import roc_auc
+from dropout_layers_higgs.data import KAGGLE_FEATURES, load_higgs
 from dropout_layers_higgs.metrics import BACKGROUND_WEIGHT_TOTAL, SIGNAL_WEIGHT_TOTAL
 from dropout_layers_higgs.synthetic import PROCESSES, generate_toy_higgs, write_toy_higgs
 

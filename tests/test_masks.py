@@ -9,9 +9,9 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from helpers import REPO, run_python
 from pytensor.compile.mode import Mode
 
-from helpers import REPO, run_python
 from dropout_layers import masks
 from dropout_layers.bernoulli_op import BernoulliMask, quantize_p
 from dropout_layers.masks import bernoulli_mask

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
+from dropout_layers_higgs.models import build_higgs_mlp, build_seed_network
 
 import dropout_layers as dl
-from dropout_layers_higgs.models import build_higgs_mlp, build_seed_network
 
 
 def test_higgs_mlp_structure():

@@ -2,9 +2,9 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from helpers import run_python
 
 import dropout_layers as dl
-from helpers import run_python
 
 ROWS, COLS = 200, 500  # 100,000 mask elements per draw
 

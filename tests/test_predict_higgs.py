@@ -10,14 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dropout_layers_higgs.models.higgs import build_higgs_mlp
+from helpers import run_script as run_any_script
 
 from dropout_layers.checkpoint import load_checkpoint, save_checkpoint
 from dropout_layers_higgs.data import UCI_FEATURES, load_higgs
 from dropout_layers_higgs.pipeline import CHECKPOINT_KIND
 from dropout_layers_higgs.preprocessing import HiggsPreprocessor
-from dropout_layers_higgs.models.higgs import build_higgs_mlp
-
-from helpers import run_script as run_any_script
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "predict_higgs.py"

@@ -2,7 +2,6 @@
 import re
 
 import numpy as np
-
 from helpers import REPO, run_python
 
 

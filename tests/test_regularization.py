@@ -8,7 +8,11 @@ from numpy.testing import assert_allclose
 import dropout_layers as dl
 from dropout_layers import init
 from dropout_layers.regularization import (
-    apply_penalty, l1, l2, regularize_layer_params, regularize_layer_params_weighted,
+    apply_penalty,
+    l1,
+    l2,
+    regularize_layer_params,
+    regularize_layer_params_weighted,
     regularize_network_params,
 )
 

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import run_script as run_any_script
 from helpers import with_field
 
@@ -112,12 +111,12 @@ def test_bad_hidden_sizes(hidden, tmp_path):
 def foreign_checkpoint(path):
     """A checkpoint of this script's kind, trained on the 28 UCI features."""
     import numpy as np
+    from dropout_layers_higgs.models.higgs import build_higgs_mlp
 
     from dropout_layers.checkpoint import save_checkpoint
     from dropout_layers_higgs.data import UCI_FEATURES
     from dropout_layers_higgs.pipeline import CHECKPOINT_KIND, PipelineOptions
     from dropout_layers_higgs.preprocessing import HiggsPreprocessor
-    from dropout_layers_higgs.models.higgs import build_higgs_mlp
 
     X = np.random.default_rng(0).normal(size=(50, len(UCI_FEATURES))).astype(np.float32)
     preprocessor = HiggsPreprocessor().fit(X, UCI_FEATURES)

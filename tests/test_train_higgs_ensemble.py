@@ -6,10 +6,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from helpers import run_script
 
 from dropout_layers_higgs.synthetic import write_toy_higgs
-
-from helpers import run_script
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN = REPO / "scripts" / "train_higgs.py"

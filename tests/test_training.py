@@ -24,8 +24,19 @@ import dropout_layers as dl
 from dropout_layers import nonlinearities
 from dropout_layers.objectives import aggregate, squared_error
 from dropout_layers.training import (
-    BatchIterator, Callback, EarlyStopping, History, LearningRateSchedule, ModelCheckpoint,
-    ParamSchedule, Trainer, batch_indices, epoch_permutation, fit, iterate_minibatches, linear_ramp,
+    BatchIterator,
+    Callback,
+    EarlyStopping,
+    History,
+    LearningRateSchedule,
+    ModelCheckpoint,
+    ParamSchedule,
+    Trainer,
+    batch_indices,
+    epoch_permutation,
+    fit,
+    iterate_minibatches,
+    linear_ramp,
 )
 
 

@@ -4,7 +4,13 @@ import pytensor
 import pytest
 
 import dropout_layers as dl
-from dropout_layers.uncertainty import Moments, mc_moments, predict_mc, reseeded_streams, stochastic_function
+from dropout_layers.uncertainty import (
+    Moments,
+    mc_moments,
+    predict_mc,
+    reseeded_streams,
+    stochastic_function,
+)
 
 N_FEATURES = 6
 # 64 units at p = 0.5: the bit mask draws exactly one 64-bit word per event

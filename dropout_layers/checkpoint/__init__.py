@@ -27,8 +27,15 @@ corrupted files are recognised before HDF5 parses them.
 """
 from .ensemble import save_ensemble
 from .errors import (
-    CheckpointError, CheckpointNotFoundError, CorruptCheckpointError, IncompatibleCheckpointError,
-    MissingEntryError, NotACheckpointError, ShapeMismatchError, UnregisteredLayerError, UnsupportedVersionError,
+    CheckpointError,
+    CheckpointNotFoundError,
+    CorruptCheckpointError,
+    IncompatibleCheckpointError,
+    MissingEntryError,
+    NotACheckpointError,
+    ShapeMismatchError,
+    UnregisteredLayerError,
+    UnsupportedVersionError,
 )
 from .format import FORMAT, FORMAT_VERSION
 from .load import Checkpoint, LoadReport, load_checkpoint, load_params, restore_training_state

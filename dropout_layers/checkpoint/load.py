@@ -1,9 +1,9 @@
 """Loading checkpoints: rebuilding networks, loading weights, restoring training state."""
-from collections import OrderedDict
 import contextlib
 import dataclasses
 import os
 import warnings
+from collections import OrderedDict
 
 import h5py
 import numpy as np

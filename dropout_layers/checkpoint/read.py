@@ -1,18 +1,31 @@
 """Reading checkpoint files: the checks before HDF5, h5py's errors, the stored pieces."""
-from collections import OrderedDict
 import contextlib
 import dataclasses
 import json
 import os
+from collections import OrderedDict
 
 import h5py
 import numpy as np
 
 from .errors import (
-    CheckpointError, CheckpointNotFoundError, CorruptCheckpointError, MissingEntryError, NotACheckpointError,
-    ShapeMismatchError, UnsupportedVersionError,
+    CheckpointError,
+    CheckpointNotFoundError,
+    CorruptCheckpointError,
+    MissingEntryError,
+    NotACheckpointError,
+    ShapeMismatchError,
+    UnsupportedVersionError,
 )
-from .format import FORMAT, FORMAT_VERSION, USERBLOCK_SIZE, decode_rng_state, file_digest, from_json, unpack_header
+from .format import (
+    FORMAT,
+    FORMAT_VERSION,
+    USERBLOCK_SIZE,
+    decode_rng_state,
+    file_digest,
+    from_json,
+    unpack_header,
+)
 
 __all__ = ["open_checkpoint", "check_params", "read_tree", "read_model_state", "root_attributes_of"]
 

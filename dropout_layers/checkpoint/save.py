@@ -1,7 +1,7 @@
 """Writing checkpoints: the network, its training state, atomically."""
+import os
 from collections import OrderedDict
 from datetime import datetime, timezone
-import os
 
 import h5py
 import numpy as np
@@ -16,8 +16,16 @@ from ..layers.input import InputLayer
 from ..layers.registry import registered_layers
 from ..random import get_rng
 from .format import (
-    FORMAT, FORMAT_VERSION, USERBLOCK_SIZE, encode_rng_state, file_digest, layer_names, pack_header,
-    param_short_names, rng_to_state, to_json,
+    FORMAT,
+    FORMAT_VERSION,
+    USERBLOCK_SIZE,
+    encode_rng_state,
+    file_digest,
+    layer_names,
+    pack_header,
+    param_short_names,
+    rng_to_state,
+    to_json,
 )
 
 __all__ = ["save_checkpoint", "atomic_save"]

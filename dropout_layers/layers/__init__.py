@@ -2,13 +2,23 @@
 from .base import Layer, MergeLayer
 from .dense import DenseLayer, ReLUDenseLayer
 from .helper import (
-    count_params, get_all_layers, get_all_param_values, get_all_params, get_output, get_output_shape,
+    count_params,
+    get_all_layers,
+    get_all_param_values,
+    get_all_params,
+    get_output,
+    get_output_shape,
     set_all_param_values,
 )
 from .input import InputLayer
 from .merge import ConcatLayer, ElemwiseSumLayer
 from .noise import (
-    DropoutLayer, SwitchDropoutLayer, dropout, dropout_channels, dropout_locations, spatial_dropout,
+    DropoutLayer,
+    SwitchDropoutLayer,
+    dropout,
+    dropout_channels,
+    dropout_locations,
+    spatial_dropout,
 )
 from .registry import get_layer_class, register_layer, registered_layers
 

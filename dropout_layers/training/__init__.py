@@ -19,7 +19,12 @@ schedules), :mod:`~.trainer` (the loop).
 """
 from .batches import BatchIterator, batch_indices, epoch_permutation, iterate_minibatches
 from .callbacks import (
-    Callback, EarlyStopping, LearningRateSchedule, ModelCheckpoint, ParamSchedule, linear_ramp,
+    Callback,
+    EarlyStopping,
+    LearningRateSchedule,
+    ModelCheckpoint,
+    ParamSchedule,
+    linear_ramp,
     save_training_checkpoint,
 )
 from .history import History

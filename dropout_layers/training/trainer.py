@@ -39,7 +39,11 @@ from tqdm import tqdm
 from .. import updates as update_rules
 from ..config import floatX
 from ..layers import (
-    InputLayer, get_all_layers, get_all_param_values, get_all_params, get_output,
+    InputLayer,
+    get_all_layers,
+    get_all_param_values,
+    get_all_params,
+    get_output,
     set_all_param_values,
 )
 from ..objectives import aggregate, binary_crossentropy

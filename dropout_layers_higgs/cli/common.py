@@ -54,7 +54,7 @@ fraction = _argument_type(float, check_fraction)
 
 
 def positive_float(text):
-    """argparse type: a float above zero."""
+    """Argparse type: a float above zero."""
     try:
         value = float(text)
     except ValueError:

@@ -28,10 +28,9 @@ The checkpoint is self-contained: the network is rebuilt by
 its stored state; no model code is imported. When the file has labels, the
 AUC (and the AMS at the checkpoint's threshold for weighted data) is printed.
 """
+import functools
 import time
 from pathlib import Path
-
-import functools
 
 from dropout_layers.files import atomic_path
 
@@ -123,9 +122,9 @@ def main(argv=None, prog="predict-higgs"):
     limit_blas_threads(args.threads)
     import numpy as np
 
+    from dropout_layers.metrics import roc_auc
     from dropout_layers_higgs import load_higgs
     from dropout_layers_higgs.data import write_submission
-    from dropout_layers.metrics import roc_auc
     from dropout_layers_higgs.metrics import ams_at_threshold, leaderboard_ams
 
     checkpoint, preprocessor, threshold = load_model(args.checkpoint)

@@ -51,9 +51,19 @@ from pathlib import Path
 
 from dropout_layers.files import write_json
 
-from .common import (EXIT_INTERRUPTED, OneLineParser, UsageError, check_out_dir, fraction,
-                     limit_blas_threads, make_out_dir, positive_float, positive_int, probability,
-                     run_main)
+from .common import (
+    EXIT_INTERRUPTED,
+    OneLineParser,
+    UsageError,
+    check_out_dir,
+    fraction,
+    limit_blas_threads,
+    make_out_dir,
+    positive_float,
+    positive_int,
+    probability,
+    run_main,
+)
 
 # The built-in demo: events generated in memory, and a network small enough
 # that generation, compilation and training take well under 90 s on 2 cores.

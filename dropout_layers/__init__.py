@@ -32,7 +32,7 @@ from .checkpoint import (  # noqa: E402
     save_checkpoint,
     save_ensemble,
 )
-from .config import floatX, set_floatX  # noqa: E402
+from .config import get_floatX, set_floatX  # noqa: E402
 from .ensemble import Ensemble  # noqa: E402
 from .layers import *  # noqa: E402,F401,F403
 from .layers import __all__ as _layers_all  # noqa: E402
@@ -48,5 +48,5 @@ __all__ = list(_layers_all) + [
     "Checkpoint", "CheckpointError", "load_checkpoint", "load_params", "restore_training_state",
     "save_checkpoint", "save_ensemble",
     "Ensemble", "EarlyStopping", "Trainer", "fit", "predict_mc",
-    "floatX", "set_floatX", "function", "get_rng", "set_rng", "__version__",
+    "get_floatX", "set_floatX", "function", "get_rng", "set_rng", "__version__",
 ]

@@ -1,16 +1,26 @@
-"""Library-wide settings.
+"""Library-wide settings: the float dtype of new parameters and input variables.
 
-The library keeps its own ``floatX`` instead of PyTensor's global one:
-PyTensor defaults to float64, which would silently double memory traffic and
-halve BLAS throughput in the training path. Parameters, input variables and
-constants created by this library all use :func:`floatX`.
+The library keeps its own float dtype instead of PyTensor's global
+``floatX``: PyTensor defaults to float64, which would silently double memory
+traffic and halve BLAS throughput in the training path. Parameters, input
+variables and constants created by this library all use :func:`get_floatX`,
+and :func:`dropout_layers.utils.floatX` casts arrays to it, as Lasagne's
+``utils.floatX`` does.
+
+Examples
+--------
+>>> from dropout_layers.config import get_floatX, set_floatX
+>>> get_floatX()
+'float32'
 """
 import numpy as np
+
+__all__ = ["get_floatX", "set_floatX"]
 
 _FLOATX = "float32"
 
 
-def floatX():
+def get_floatX():
     """Return the dtype used for new parameters and input variables."""
     return _FLOATX
 
@@ -27,8 +37,3 @@ def set_floatX(dtype):
     if dtype not in ("float32", "float64"):
         raise ValueError(f"floatX must be 'float32' or 'float64', got {dtype!r}")
     _FLOATX = dtype
-
-
-def as_floatX(arr):
-    """Return ``arr`` as a NumPy array of dtype :func:`floatX`."""
-    return np.asarray(arr, dtype=_FLOATX)

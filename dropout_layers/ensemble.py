@@ -15,6 +15,7 @@ import json
 import numpy as np
 from pytensor.graph.replace import clone_replace
 
+from .batching import predict_in_batches
 from .layers import Layer, get_all_layers, get_all_params, get_output
 from .random import function
 from .uncertainty import (
@@ -184,7 +185,7 @@ class Ensemble:
     def _run_member(self, index, X, batch_size):
         """Deterministic outputs of one member on already checked inputs, batch by batch."""
         run = self._member_functions(True)[index].bind(self.members[index])
-        return np.concatenate([run(X[s:s + batch_size]) for s in range(0, len(X), batch_size)])
+        return predict_in_batches(run, [X], batch_size)
 
     def predict(self, X, batch_size=DEFAULT_BATCH_SIZE):
         """The ensemble score: mean of the members' deterministic predictions.

@@ -38,7 +38,7 @@ import numpy as np
 
 from .checks import check_positive_int
 from .errors import DropoutLayersError
-from .random import get_rng, set_rng
+from .random import seeded
 from .threads import thread_env
 
 __all__ = ["EXECUTORS", "ExecutorError", "ExecutorSettings", "MemberJob", "RunSummary",
@@ -215,14 +215,10 @@ def _import_ray():
 
 def _run_one(train_member, shared, job):
     """Train one member with its seed as the global RNG; runs in the worker."""
-    previous = get_rng()
     # Layers created without an explicit seed draw from the global RNG, so
-    # setting it here makes the member a function of its job alone.
-    set_rng(np.random.RandomState(job.seed))
-    try:
+    # seeding it here makes the member a function of its job alone.
+    with seeded(job.seed):
         return train_member(shared, job)
-    finally:
-        set_rng(previous)
 
 
 @contextmanager

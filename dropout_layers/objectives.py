@@ -28,7 +28,7 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.special import log_softmax
 
-from .config import floatX
+from .config import get_floatX
 
 __all__ = [
     "align_targets",
@@ -50,7 +50,7 @@ def _constant(value, dtype):
 
 def _float_dtype(variable):
     """The float dtype computations on ``variable`` should use."""
-    return variable.dtype if variable.dtype.startswith("float") else floatX()
+    return variable.dtype if variable.dtype.startswith("float") else get_floatX()
 
 
 def _cast(variable, dtype):

@@ -15,6 +15,7 @@ reuses the same draw. :func:`collect_rng_updates` finds those updates in a
 graph, and :func:`function` compiles with them added.
 """
 from collections import OrderedDict
+from contextlib import contextmanager
 
 import numpy as np
 import pytensor
@@ -22,7 +23,8 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.type import RandomGeneratorType
 
-__all__ = ["get_rng", "set_rng", "new_seed", "shared_rng", "collect_rng_updates", "function"]
+__all__ = ["get_rng", "set_rng", "seeded", "new_seed", "shared_rng", "collect_rng_updates",
+           "function"]
 
 _rng = np.random.RandomState()
 
@@ -47,6 +49,47 @@ def set_rng(new_rng):
             f"set_rng expects a numpy RandomState or Generator, got {type(new_rng).__name__}"
         )
     _rng = new_rng
+
+
+@contextmanager
+def seeded(seed_or_rng):
+    """Use another global generator inside a ``with`` block, then restore the previous one.
+
+    Parameters
+    ----------
+    seed_or_rng : int, sequence of int, numpy.random.RandomState or numpy.random.Generator
+        A generator to use as is; an int seeds ``RandomState(seed)``, as
+        ``set_rng(np.random.RandomState(seed))`` would; a sequence of ints
+        (for example ``[run_seed, member_index]``) is mixed by
+        :class:`numpy.random.SeedSequence` into the seed of a ``RandomState``.
+
+    Yields
+    ------
+    numpy.random.RandomState or numpy.random.Generator
+        The generator in use inside the block.
+
+    Examples
+    --------
+    >>> import dropout_layers as dl
+    >>> with seeded(7):
+    ...     first = dl.init.Normal(1.0)((3,))
+    >>> with seeded(7):
+    ...     again = dl.init.Normal(1.0)((3,))
+    >>> bool((first == again).all())
+    True
+    """
+    if isinstance(seed_or_rng, (np.random.RandomState, np.random.Generator)):
+        rng = seed_or_rng
+    elif isinstance(seed_or_rng, (int, np.integer)) and not isinstance(seed_or_rng, bool):
+        rng = np.random.RandomState(seed_or_rng)
+    else:
+        rng = np.random.RandomState(np.random.SeedSequence(seed_or_rng).generate_state(1)[0])
+    previous = get_rng()
+    set_rng(rng)
+    try:
+        yield rng
+    finally:
+        set_rng(previous)
 
 
 def new_seed():

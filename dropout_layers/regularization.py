@@ -24,7 +24,7 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
-from .config import floatX
+from .config import get_floatX
 
 __all__ = [
     "l1",
@@ -60,14 +60,14 @@ def apply_penalty(tensor_or_tensors, penalty, **kwargs):
     Returns
     -------
     TensorVariable
-        Scalar; zero (in :func:`~dropout_layers.config.floatX`) for an empty
+        Scalar; zero (in :func:`~dropout_layers.config.get_floatX`) for an empty
         list.
     """
     if isinstance(tensor_or_tensors, (Variable, np.ndarray)):
         return penalty(tensor_or_tensors, **kwargs)
     terms = [penalty(x, **kwargs) for x in tensor_or_tensors]
     if not terms:
-        return pt.constant(np.asarray(0, dtype=floatX()))
+        return pt.constant(np.asarray(0, dtype=get_floatX()))
     total = terms[0]
     for term in terms[1:]:
         total = total + term

@@ -5,9 +5,9 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from .config import floatX
+from .config import get_floatX
 
-__all__ = ["as_tuple", "create_param", "unique"]
+__all__ = ["as_tuple", "create_param", "floatX", "unique"]
 
 
 def as_tuple(x, n, t=None):
@@ -32,6 +32,17 @@ def as_tuple(x, n, t=None):
     return xs
 
 
+def floatX(arr):
+    """Return ``arr`` as a NumPy array of the library's float dtype, as Lasagne's ``floatX``.
+
+    Examples
+    --------
+    >>> floatX([1, 2]).dtype
+    dtype('float32')
+    """
+    return np.asarray(arr, dtype=get_floatX())
+
+
 def unique(items):
     """Return the items in order of first appearance, without duplicates."""
     seen = set()
@@ -51,7 +62,7 @@ def create_param(spec, shape, name=None):
     spec : shared variable, numpy array, number or callable
         A shared variable is used as is (its shape is checked when known);
         an array or number is copied into a new shared variable of dtype
-        :func:`dropout_layers.config.floatX`; a callable (an initializer) is
+        :func:`dropout_layers.config.get_floatX`; a callable (an initializer) is
         called with ``shape`` and must return an array of that shape.
     shape : tuple of int
     name : str, optional
@@ -80,10 +91,10 @@ def create_param(spec, shape, name=None):
         value = spec
     else:
         raise TypeError(f"param {name!r}: cannot initialise from {type(spec).__name__}")
-    value = np.array(value, dtype=floatX())
+    value = np.array(value, dtype=get_floatX())
     if value.shape != shape:
         if value.ndim == 0:
-            value = np.full(shape, value, dtype=floatX())
+            value = np.full(shape, value, dtype=get_floatX())
         else:
             raise ValueError(f"param {name!r}: initial value has shape {value.shape}, expected {shape}")
     return pytensor.shared(value, name=name)

@@ -458,15 +458,11 @@ class PipelineResult:
 
 def _build_network(n_inputs, options, seed):
     """The sigmoid MLP of ``options``, with weights and masks seeded by ``seed``."""
-    previous = dl_random.get_rng()
     # Initial weights and each dropout layer's stream draw from the global
     # generator; seeding it here makes a member depend on its seed only.
-    dl_random.set_rng(np.random.RandomState(np.random.SeedSequence([seed, 3]).generate_state(1)[0]))
-    try:
+    with dl_random.seeded([seed, 3]):
         return build_higgs_mlp(n_inputs, hidden=options.hidden, p=options.dropout,
                                input_p=options.input_dropout, leakiness=options.leakiness)
-    finally:
-        dl_random.set_rng(previous)
 
 
 def train_member(data, train_idx, valid_idx, options, seed, preprocessor=None, resume=None,

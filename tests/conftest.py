@@ -1,7 +1,8 @@
 """Fixtures shared by the tests; plain helpers live in ``helpers.py``."""
-import numpy as np
 import pytest
 from helpers import SHARED_DATA
+
+import dropout_layers
 
 
 @pytest.fixture
@@ -14,9 +15,5 @@ def uci_sample_dir():
 
 @pytest.fixture(autouse=True)
 def _seed_global_rng():
-    import dropout_layers
-
-    old = dropout_layers.get_rng()
-    dropout_layers.set_rng(np.random.RandomState(1234))
-    yield
-    dropout_layers.set_rng(old)
+    with dropout_layers.random.seeded(1234):
+        yield

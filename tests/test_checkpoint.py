@@ -63,7 +63,7 @@ def compile_predict(network):
 
 @pytest.fixture
 def float64():
-    previous = dl.floatX()
+    previous = dl.get_floatX()
     dl.set_floatX("float64")
     yield
     dl.set_floatX(previous)
@@ -125,7 +125,7 @@ def test_round_trip_in_fresh_process_is_bit_exact(tmp_path):
     rng = np.random.default_rng(0)
     _save_case(tmp_path, "mlp32", build_mlp(name_hidden=False), rng.standard_normal((17, 6)).astype("float32"))
     _save_case(tmp_path, "dag32", build_dag(), rng.standard_normal((9, 5)).astype("float32"))
-    previous = dl.floatX()
+    previous = dl.get_floatX()
     dl.set_floatX("float64")
     try:
         _save_case(tmp_path, "mlp64", build_mlp(), rng.standard_normal((17, 6)))
@@ -172,7 +172,7 @@ def test_loading_keeps_global_rng_and_floatx(saved_mlp, float64):
     path, _ = saved_mlp
     state = dl.get_rng().get_state(legacy=False)
     loaded = ckpt.load_checkpoint(path)
-    assert dl.floatX() == "float64"
+    assert dl.get_floatX() == "float64"
     assert np.array_equal(dl.get_rng().get_state(legacy=False)["state"]["key"], state["state"]["key"])
     # The network is rebuilt as it was saved, in float32.
     assert loaded.input_var.dtype == "float32"

@@ -12,6 +12,7 @@ import pytensor.tensor as pt
 
 from .. import config as dl_config
 from .. import random as dl_random
+from ..batching import predict_in_batches
 from ..layers.helper import get_all_layers, get_output
 from ..layers.input import InputLayer
 from ..layers.registry import get_layer_class
@@ -34,14 +35,13 @@ def _isolated_build(float_x):
     stream from the global generator; a throwaway generator absorbs those
     draws so that loading a checkpoint does not change later random numbers.
     """
-    previous_rng, previous_float_x = dl_random.get_rng(), dl_config.floatX()
-    dl_random.set_rng(np.random.RandomState(0))
+    previous_float_x = dl_config.get_floatX()
     if float_x in ("float32", "float64"):
         dl_config.set_floatX(float_x)
     try:
-        yield
+        with dl_random.seeded(0):
+            yield
     finally:
-        dl_random.set_rng(previous_rng)
         dl_config.set_floatX(previous_float_x)
 
 
@@ -311,14 +311,8 @@ class Checkpoint:
             outputs = get_output(self.network if isinstance(self.network, list) else [self.network],
                                  deterministic=True)
             self._predict_fn = pytensor.function([layer.input_var for layer in inputs], outputs)
-        if batch_size is not None and int(batch_size) <= 0:
-            raise ValueError(f"predict: batch_size must be positive, got {batch_size}")
-        n = len(arrays[0])
-        if batch_size is None or n <= batch_size:
-            results = self._predict_fn(*arrays)
-        else:
-            parts = [self._predict_fn(*(a[s:s + batch_size] for a in arrays)) for s in range(0, n, batch_size)]
-            results = [np.concatenate(chunks) for chunks in zip(*parts)]
+        results = predict_in_batches(lambda *batch: list(self._predict_fn(*batch)), arrays,
+                                     batch_size)
         return list(results) if isinstance(self.network, list) else results[0]
 
     def restore_rng(self, global_rng=True):

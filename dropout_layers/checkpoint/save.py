@@ -8,7 +8,7 @@ import numpy as np
 import pytensor
 from pytensor.compile.sharedvalue import SharedVariable
 
-from ..config import floatX
+from ..config import get_floatX
 from ..files import atomic_path
 from ..layers.base import MergeLayer
 from ..layers.helper import get_all_layers
@@ -56,7 +56,7 @@ def root_attributes():
     attrs = {"format": FORMAT, "format_version": FORMAT_VERSION}
     attrs.update(_library_versions())
     attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    attrs["floatX"] = floatX()
+    attrs["floatX"] = get_floatX()
     return attrs
 
 
@@ -171,7 +171,7 @@ def describe_network(network):
         "layers": entries,
         "outputs": [position[layer] for layer in outputs],
         "output_is_list": isinstance(network, (list, tuple)),
-        "floatX": floatX(),
+        "floatX": get_floatX(),
     }
     return architecture, layers, names
 

@@ -1,7 +1,7 @@
 """The input layer: where a network's data enters."""
 import pytensor.tensor as pt
 
-from ..config import floatX
+from ..config import get_floatX
 from .base import Layer, _check_shape
 from .registry import register_layer
 
@@ -19,7 +19,7 @@ class InputLayer(Layer):
         batch size.
     input_var : TensorVariable, optional
         The variable to use; by default a new tensor of the right rank and
-        of dtype :func:`dropout_layers.config.floatX` is created.
+        of dtype :func:`dropout_layers.config.get_floatX` is created.
     name : str, optional
     """
 
@@ -28,7 +28,7 @@ class InputLayer(Layer):
         ndim = len(self.shape)
         if input_var is None:
             var_name = f"{name}.input" if name is not None else "input"
-            input_var = pt.tensor(name=var_name, dtype=floatX(), shape=self.shape)
+            input_var = pt.tensor(name=var_name, dtype=get_floatX(), shape=self.shape)
         elif input_var.ndim != ndim:
             raise ValueError(
                 f"InputLayer {name!r}: input_var has {input_var.ndim} dimensions but shape {self.shape} has {ndim}"

@@ -37,7 +37,7 @@ from pytensor.tensor.random.type import RandomGeneratorType
 from tqdm import tqdm
 
 from .. import updates as update_rules
-from ..config import floatX
+from ..config import get_floatX
 from ..layers import (
     InputLayer,
     get_all_layers,
@@ -196,7 +196,7 @@ class Trainer:
     input_var : TensorVariable, optional
         The input variable; by default the input layer's own.
     target_var : TensorVariable, optional
-        The target variable; by default a :func:`~dropout_layers.config.floatX`
+        The target variable; by default a :func:`~dropout_layers.config.get_floatX`
         vector for a network with one output unit, else a floatX tensor of
         the output's rank.
     loss : callable, optional
@@ -273,9 +273,9 @@ class Trainer:
         single_output = len(output_shape) == 1 or (len(output_shape) == 2 and output_shape[1] == 1)
         if target_var is None:
             ndim = 1 if single_output else len(output_shape)
-            target_var = pt.tensor(name="targets", dtype=floatX(), shape=(None,) * ndim)
+            target_var = pt.tensor(name="targets", dtype=get_floatX(), shape=(None,) * ndim)
         self.target_var = target_var
-        self.weight_var = pt.vector("weights", dtype=floatX())
+        self.weight_var = pt.vector("weights", dtype=get_floatX())
         if loss is None:
             if not single_output:
                 raise ValueError(
@@ -313,7 +313,7 @@ class Trainer:
             if isinstance(learning_rate, SharedVariable):
                 self.learning_rate = learning_rate
             else:
-                self.learning_rate = pytensor.shared(np.asarray(learning_rate, dtype=floatX()),
+                self.learning_rate = pytensor.shared(np.asarray(learning_rate, dtype=get_floatX()),
                                                      name="learning_rate")
             kwargs["learning_rate"] = self.learning_rate
         elif learning_rate is not None:

@@ -11,8 +11,11 @@ A user who selects the C linker keeps PyTensor's own behaviour.
 """
 import pytensor
 
+__all__ = ["configure", "user_set"]
 
-def _user_set(key):
+
+def user_set(key):
+    """Whether the user chose PyTensor's setting ``key`` (``PYTENSOR_FLAGS`` or ``.pytensorrc``)."""
     # PyTensor consumes PYTENSOR_FLAGS entries when it registers a setting,
     # so whether the user chose a value is recorded on the setting itself.
     if not pytensor.config._config_var_dict[key].is_default:
@@ -25,7 +28,8 @@ def _user_set(key):
 
 
 def configure():
+    """Skip PyTensor's C BLAS probe when the numba linker runs the graphs (see the module notes)."""
     config = pytensor.config
     uses_numba = config.linker in ("auto", "numba") and config.mode in ("Mode", "FAST_RUN", "NUMBA")
-    if uses_numba and not _user_set("blas__ldflags"):
+    if uses_numba and not user_set("blas__ldflags"):
         config.blas__ldflags = ""

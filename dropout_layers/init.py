@@ -7,6 +7,7 @@ as in Lasagne.
 import numpy as np
 
 from .random import get_rng
+from .utils import floatX
 
 __all__ = [
     "Initializer", "Constant", "Normal", "Uniform", "Glorot", "GlorotUniform", "GlorotNormal",
@@ -18,7 +19,7 @@ class Initializer:
     """Base class: an initializer is called with a shape and returns an array."""
 
     def __call__(self, shape):
-        return self.sample(shape)
+        return floatX(self.sample(shape))
 
     def sample(self, shape):
         raise NotImplementedError

@@ -1,4 +1,6 @@
 """The input layer: where a network's data enters."""
+from collections import OrderedDict
+
 import pytensor.tensor as pt
 
 from ..config import get_floatX
@@ -21,6 +23,18 @@ class InputLayer(Layer):
         The variable to use; by default a new tensor of the right rank and
         of dtype :func:`dropout_layers.config.get_floatX` is created.
     name : str, optional
+
+    Notes
+    -----
+    Sizes of 1 in ``shape`` make the input variable broadcastable along
+    those axes, as in Lasagne. An input layer has no ``input_layer``: graph
+    walks end here.
+
+    Examples
+    --------
+    >>> l_in = InputLayer((None, 3), name="x")
+    >>> l_in.input_var.name, l_in.output_shape
+    ('x.input', (None, 3))
     """
 
     def __init__(self, shape, input_var=None, name=None):
@@ -35,15 +49,16 @@ class InputLayer(Layer):
             )
         self.input_var = input_var
         self.name = name
-        self.params = {}
-        self.input_layer = None
-        self.input_shape = self.shape
+        self.params = OrderedDict()
+        self.get_output_kwargs = []
 
     @property
     def output_shape(self):
+        """The shape given to the constructor."""
         return self.shape
 
     def get_config(self):
+        """Return the shape and name."""
         return {"shape": list(self.shape), "name": self.name}
 
     @classmethod

@@ -23,10 +23,12 @@ from . import (  # noqa: E402
     updates,
     utils,
 )
+from ._version import __version__  # noqa: E402
 from .checkpoint import (  # noqa: E402
     Checkpoint,
     CheckpointError,
     load_checkpoint,
+    load_ensemble,
     load_params,
     restore_training_state,
     save_checkpoint,
@@ -40,13 +42,11 @@ from .random import function, get_rng, set_rng  # noqa: E402
 from .training import EarlyStopping, Trainer, fit  # noqa: E402
 from .uncertainty import predict_mc  # noqa: E402
 
-__version__ = "0.1.0"
-
 __all__ = list(_layers_all) + [
     "checkpoint", "config", "init", "layers", "masks", "nonlinearities", "objectives", "random",
     "regularization", "training", "updates", "utils",
-    "Checkpoint", "CheckpointError", "load_checkpoint", "load_params", "restore_training_state",
-    "save_checkpoint", "save_ensemble",
+    "Checkpoint", "CheckpointError", "load_checkpoint", "load_ensemble", "load_params",
+    "restore_training_state", "save_checkpoint", "save_ensemble",
     "Ensemble", "EarlyStopping", "Trainer", "fit", "predict_mc",
     "get_floatX", "set_floatX", "function", "get_rng", "set_rng", "__version__",
 ]

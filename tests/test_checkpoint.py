@@ -12,6 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from checkpoint_helpers import edit
 from helpers import run_python
 
 import dropout_layers as dl
@@ -470,7 +471,8 @@ def test_ensemble_round_trip(tmp_path):
     ensemble = Ensemble(members, preprocessing={"mean": np.arange(6.0)}, threshold=0.3, metadata={"folds": 2})
     path = tmp_path / "ensemble.h5"
     ckpt.save_ensemble(path, ensemble)
-    loaded = ckpt.load_checkpoint(path)
+    assert ckpt.is_ensemble_file(path)
+    loaded = ckpt.load_ensemble(path)
     assert isinstance(loaded, Ensemble) and len(loaded) == 2
     assert loaded.threshold == 0.3 and loaded.metadata == {"folds": 2}
     np.testing.assert_array_equal(loaded.preprocessing["mean"], np.arange(6.0))
@@ -579,11 +581,6 @@ def test_kill_during_save_leaves_previous_checkpoint(saved_mlp, tmp_path):
 # Bad files
 # --------------------------------------------------------------------------
 
-def _edit(path, fn):
-    with h5py.File(path, "r+") as f:
-        fn(f)
-
-
 def _replace_with_wrong_shape(f):
     del f["params/hidden1/W"]
     f["params/hidden1/W"] = np.zeros((6, 5), dtype="float32")
@@ -598,17 +595,18 @@ BAD_FILES = {
     "missing": (None, ckpt.CheckpointNotFoundError, "no such file"),
     "text": (lambda p: p.write_text("epoch,loss\n1,0.5\n"), ckpt.NotACheckpointError, "not an HDF5 file"),
     "empty": (lambda p: p.write_bytes(b""), ckpt.NotACheckpointError, "empty file, not an HDF5 checkpoint"),
-    "plain_hdf5": (_plain_hdf5, ckpt.NotACheckpointError,
-                   "an HDF5 file but not a dropout_layers checkpoint (its 'format' attribute is None"),
+    "plain_hdf5": (_plain_hdf5, ckpt.UnverifiedCheckpointError,
+                   "an HDF5 file without a dropout_layers checkpoint header, so its size and SHA-256 "
+                   "cannot be checked; if you trust it, load it with verify=False"),
     "truncated": (lambda p: os.truncate(p, p.stat().st_size // 2), ckpt.CorruptCheckpointError,
                   "truncated file: "),
     "flipped": (None, ckpt.CorruptCheckpointError, "corrupted file"),
-    "newer_attr": (lambda p: _edit(p, lambda f: f.attrs.__setitem__("format_version", 2)),
+    "newer_attr": (lambda p: edit(p, lambda f: f.attrs.__setitem__("format_version", 2)),
                    ckpt.UnsupportedVersionError,
                    "checkpoint format version 2 is newer than this library reads (version 1); upgrade"),
-    "missing_dataset": (lambda p: _edit(p, lambda f: f.__delitem__("params/hidden2/b")), ckpt.MissingEntryError,
+    "missing_dataset": (lambda p: edit(p, lambda f: f.__delitem__("params/hidden2/b")), ckpt.MissingEntryError,
                         "missing dataset '/params/hidden2/b'"),
-    "wrong_shape": (lambda p: _edit(p, _replace_with_wrong_shape), ckpt.ShapeMismatchError,
+    "wrong_shape": (lambda p: edit(p, _replace_with_wrong_shape), ckpt.ShapeMismatchError,
                     "dataset '/params/hidden1/W' has shape (6, 5) but the architecture gives (6, 8)"),
 }
 
@@ -661,7 +659,8 @@ def test_newer_version_in_header_is_reported_before_reading(saved_mlp):
 
 def test_edited_weights_fail_the_digest_unless_unverified(saved_mlp):
     path, network = saved_mlp
-    _edit(path, lambda f: f["params/output/b"].__setitem__(0, 42.0))
+    with h5py.File(path, "r+") as f:  # edited without a new header
+        f["params/output/b"][0] = 42.0
     with pytest.raises(ckpt.CorruptCheckpointError, match="SHA-256 mismatch.*verify=False"):
         ckpt.load_checkpoint(path)
     assert ckpt.load_checkpoint(path, verify=False).network.b.get_value()[0] == 42.0

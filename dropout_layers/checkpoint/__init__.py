@@ -2,9 +2,14 @@
 
 :func:`save_checkpoint` writes a network's architecture, parameters and,
 optionally, optimizer state, RNG states, training history, preprocessing
-state and metadata; :func:`load_checkpoint` rebuilds the network from the
-file alone; :func:`load_params` loads the weights into a network built in
+and metadata; :func:`load_checkpoint` rebuilds the network from the file
+alone and returns a :class:`Checkpoint`, whose :meth:`~Checkpoint.predict`
+applies a stored :class:`~dropout_layers.preprocessing.FeaturePipeline` to
+raw inputs; :func:`load_params` loads the weights into a network built in
 code; :func:`restore_training_state` continues training bit for bit.
+:func:`save_ensemble` and :func:`load_ensemble` do the same for an
+:class:`~dropout_layers.ensemble.Ensemble`; :func:`load_checkpoint` refuses an
+ensemble file, saying so, and :func:`is_ensemble_file` tells them apart.
 
 Layout of a file (readable with h5py alone)::
 
@@ -22,30 +27,48 @@ Layout of a file (readable with h5py alone)::
     /preprocessing/...      arrays as datasets, scalars as attributes
 
 Writes are atomic (temporary file, fsync, rename), and a 512-byte header
-before the HDF5 data records the file's size and SHA-256, so truncated or
-corrupted files are recognised before HDF5 parses them.
+before the HDF5 data records the file's kind, size and SHA-256 (and, when
+saved with ``key=``, an HMAC-SHA256), so truncated or corrupted files are
+recognised before HDF5 parses them.
+
+Loading treats the file as untrusted: the header, size and digest are
+checked before any HDF5 call; links, external storage, virtual datasets,
+unknown filters and datasets that store less than they declare are refused
+before any data is read; every stored document is checked for type, range
+and structure; each layer is rebuilt with its parameters taken from the
+file, its config's implied shapes compared with the stored ones before
+anything is allocated. Every refusal is a :class:`CheckpointError` with one
+line naming the file and the fault.
 """
-from .ensemble import save_ensemble
+from .ensemble import load_ensemble, save_ensemble
 from .errors import (
+    AuthenticationError,
     CheckpointError,
     CheckpointNotFoundError,
     CorruptCheckpointError,
     IncompatibleCheckpointError,
+    MalformedCheckpointError,
     MissingEntryError,
     NotACheckpointError,
     ShapeMismatchError,
     UnregisteredLayerError,
+    UnsafeCheckpointError,
     UnsupportedVersionError,
+    UnverifiedCheckpointError,
 )
 from .format import FORMAT, FORMAT_VERSION
-from .load import Checkpoint, LoadReport, load_checkpoint, load_params, restore_training_state
+from .load import LoadReport, is_ensemble_file, load_checkpoint, load_params, restore_training_state
+from .model import Checkpoint
 from .read import open_checkpoint
-from .save import save_checkpoint
+from .save import CheckpointOptions, save_checkpoint
 
 __all__ = [
-    "save_checkpoint", "load_checkpoint", "load_params", "restore_training_state", "save_ensemble",
-    "open_checkpoint", "Checkpoint", "LoadReport", "FORMAT", "FORMAT_VERSION",
-    "CheckpointError", "CheckpointNotFoundError", "NotACheckpointError", "CorruptCheckpointError",
-    "UnsupportedVersionError", "MissingEntryError", "ShapeMismatchError", "UnregisteredLayerError",
+    "save_checkpoint", "load_checkpoint", "load_params", "restore_training_state",
+    "save_ensemble", "load_ensemble", "is_ensemble_file", "open_checkpoint", "Checkpoint",
+    "CheckpointOptions", "LoadReport", "FORMAT", "FORMAT_VERSION",
+    "CheckpointError", "CheckpointNotFoundError", "NotACheckpointError",
+    "UnverifiedCheckpointError", "CorruptCheckpointError", "AuthenticationError",
+    "UnsafeCheckpointError", "MalformedCheckpointError", "UnsupportedVersionError",
+    "MissingEntryError", "ShapeMismatchError", "UnregisteredLayerError",
     "IncompatibleCheckpointError",
 ]

@@ -4,32 +4,58 @@ Layout: the usual root attributes plus ``kind = 'ensemble'``,
 ``n_members``, ``threshold`` (if set) and ``metadata`` (JSON); the shared
 ``/preprocessing`` group; and one group per member, ``/members/<i>/``,
 laid out like the root of a single-network checkpoint (``architecture``
-attribute, ``params/<layer>/<param>`` datasets, ``rng`` streams).
+attribute, ``params/<layer>/<param>`` datasets, ``rng`` streams). The
+header records ``kind: ensemble`` too, so that :func:`load_checkpoint`
+refuses such a file (and :func:`is_ensemble_file` tells) without reading it.
 """
-from .format import from_json, to_json
-from .load import _read_model
-from .read import _python, read_tree
-from .save import atomic_save, root_attributes, write_model, write_tree
+import os
 
-__all__ = ["save_ensemble", "read_ensemble"]
+from ..ensemble import Ensemble
+from .errors import IncompatibleCheckpointError, MalformedCheckpointError
+from .format import to_json
+from .model import check_pipeline_fits, finite_threshold, read_model
+from .read import (
+    file_kind,
+    json_attr,
+    open_checkpoint,
+    python_value,
+    read_preprocessing,
+    require,
+    root_attributes_of,
+)
+from .save import (
+    CheckpointOptions,
+    atomic_save,
+    preprocessing_state,
+    root_attributes,
+    write_model,
+    write_tree,
+)
+
+__all__ = ["save_ensemble", "load_ensemble"]
+
+# Members are numbered 0..n-1; more than this in one file is not an ensemble we wrote.
+_MAX_MEMBERS = 10000
 
 
-def save_ensemble(path, ensemble, *, compression=None, weights_dtype=None):
+def save_ensemble(path, ensemble, **storage):
     """Save an :class:`~dropout_layers.ensemble.Ensemble` to one HDF5 file, atomically.
 
     Parameters
     ----------
     path : str or os.PathLike
     ensemble : Ensemble
-        Its members, ``preprocessing`` (an object with ``get_state()`` or a
-        dict), ``threshold`` and ``metadata`` are stored.
-    compression, weights_dtype
-        As for :func:`save_checkpoint`.
+        Its members, ``preprocessing`` (a FeaturePipeline, an object with
+        ``get_state()`` or a dict), ``threshold`` and ``metadata`` are stored.
+    **storage
+        ``compression``, ``weights_dtype`` and ``key``, as for
+        :func:`save_checkpoint`.
     """
+    options = CheckpointOptions.from_keywords(storage, "save_ensemble")
     members = list(ensemble.members)
     preprocessing = getattr(ensemble, "preprocessing", None)
-    if preprocessing is not None and hasattr(preprocessing, "get_state"):
-        preprocessing = preprocessing.get_state()
+    if preprocessing is not None:
+        preprocessing = preprocessing_state(preprocessing, members[0])
     threshold = getattr(ensemble, "threshold", None)
     metadata = getattr(ensemble, "metadata", None)
 
@@ -43,35 +69,76 @@ def save_ensemble(path, ensemble, *, compression=None, weights_dtype=None):
         if metadata is not None:
             h5file.attrs["metadata"] = to_json(metadata, "ensemble metadata")
         if preprocessing is not None:
-            write_tree(h5file.create_group("preprocessing", track_order=True), preprocessing, "preprocessing")
+            write_tree(h5file.create_group("preprocessing", track_order=True), preprocessing,
+                       "preprocessing")
         members_group = h5file.create_group("members", track_order=True)
         for index, member in enumerate(members):
             # Members keep their dropout streams; the global RNG is not theirs to store.
             write_model(members_group.create_group(str(index)), member, rng="layers",
-                        compression=compression, weights_dtype=weights_dtype)
+                        options=options)
 
-    atomic_save(path, write)
+    atomic_save(path, write, "ensemble", options.key)
 
 
-def read_ensemble(path, h5file):
-    """Rebuild the :class:`~dropout_layers.ensemble.Ensemble` of an open ensemble file."""
-    from ..ensemble import Ensemble
-    from .errors import MissingEntryError
+def _member_groups(path, h5file):
+    members_group = require(path, h5file, "members", "group")
+    n_members = python_value(h5file.attrs.get("n_members"))
+    if isinstance(n_members, bool) or not isinstance(n_members, int) or not (
+            0 < n_members <= _MAX_MEMBERS):
+        raise MalformedCheckpointError(path, f"n_members {n_members!r} is not a number of members "
+                                             f"in 1..{_MAX_MEMBERS}")
+    expected = [str(index) for index in range(n_members)]
+    if sorted(members_group, key=lambda name: (len(name), name)) != expected:
+        raise MalformedCheckpointError(path, f"'/members' must hold groups 0..{n_members - 1} "
+                                             f"(n_members = {n_members}), it holds "
+                                             f"{', '.join(list(members_group)[:5]) or 'none'}")
+    return [require(path, members_group, name, "group") for name in expected]
 
-    if "members" not in h5file:
-        raise MissingEntryError(path, "missing group '/members'")
-    members_group = h5file["members"]
-    indices = sorted(int(key) for key in members_group)
-    checkpoints = [_read_model(path, members_group[str(i)], h5file) for i in indices]
-    if len(checkpoints) != int(h5file.attrs.get("n_members", len(checkpoints))):
-        raise MissingEntryError(path, f"holds {len(checkpoints)} members but records n_members = "
-                                      f"{int(h5file.attrs['n_members'])}")
-    preprocessing = read_tree(h5file["preprocessing"]) if "preprocessing" in h5file else None
-    metadata = from_json(h5file.attrs["metadata"]) if "metadata" in h5file.attrs else None
-    threshold = _python(h5file.attrs["threshold"]) if "threshold" in h5file.attrs else None
-    ensemble = Ensemble([c.network for c in checkpoints], preprocessing=preprocessing, threshold=threshold,
-                        metadata=metadata)
+
+def load_ensemble(path, verify=True, key=None):
+    """Rebuild the :class:`~dropout_layers.ensemble.Ensemble` stored by :func:`save_ensemble`.
+
+    The file is checked as :func:`load_checkpoint` checks a single model,
+    member by member.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    verify : bool
+        Check the file's size and SHA-256, and refuse a file without a header.
+    key : bytes or str, optional
+        Require the HMAC written by ``save_ensemble(..., key=key)``.
+
+    Returns
+    -------
+    Ensemble
+        With ``path`` and ``attrs`` (the root attributes) set, and the
+        stored preprocessing state as ``preprocessing``.
+
+    Raises
+    ------
+    CheckpointError
+        One line naming the file and the fault; for a single-model file an
+        :class:`IncompatibleCheckpointError` that says to use
+        :func:`load_checkpoint`.
+    """
+    path = os.fspath(path)
+    with open_checkpoint(path, verify=verify, key=key) as h5file:
+        if file_kind(h5file) != "ensemble":
+            raise IncompatibleCheckpointError(
+                path, "is a single-model checkpoint, not an ensemble; load it with "
+                      "dropout_layers.checkpoint.load_checkpoint")
+        attrs = root_attributes_of(h5file)
+        checkpoints = [read_model(path, group, attrs) for group in _member_groups(path, h5file)]
+        preprocessing, pipeline = read_preprocessing(path, h5file)
+        check_pipeline_fits(path, pipeline, checkpoints[0].layers)
+        metadata = json_attr(path, h5file, "metadata")
+        if not isinstance(metadata, (dict, type(None))):
+            raise MalformedCheckpointError(path, "the ensemble's metadata is not a JSON object")
+        threshold = finite_threshold(path, python_value(h5file.attrs.get("threshold")),
+                                     "threshold")
+    ensemble = Ensemble([c.network for c in checkpoints], preprocessing=preprocessing,
+                        threshold=threshold, metadata=metadata)
     ensemble.path = path
-    ensemble.attrs = {k: _python(v) for k, v in h5file.attrs.items() if k != "metadata"}
+    ensemble.attrs = {k: v for k, v in attrs.items() if k != "metadata"}
     return ensemble
-

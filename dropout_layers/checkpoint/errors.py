@@ -1,16 +1,28 @@
 """Errors raised when a checkpoint cannot be read or does not fit.
 
 Every message is one line that starts with the file's path, so that a
-command-line script can print ``str(error)`` alone and exit.
+command-line script can print ``str(error)`` alone and exit. Every class
+derives from :class:`CheckpointError`, which derives from
+:class:`dropout_layers.errors.DropoutLayersError`.
 """
 
 from ..errors import DropoutLayersError
 
 __all__ = [
-    "CheckpointError", "CheckpointNotFoundError", "NotACheckpointError", "CorruptCheckpointError",
-    "UnsupportedVersionError", "MissingEntryError", "ShapeMismatchError", "UnregisteredLayerError",
+    "CheckpointError", "CheckpointNotFoundError", "NotACheckpointError",
+    "UnverifiedCheckpointError", "CorruptCheckpointError", "AuthenticationError",
+    "UnsafeCheckpointError", "MalformedCheckpointError", "UnsupportedVersionError",
+    "MissingEntryError", "ShapeMismatchError", "UnregisteredLayerError",
     "IncompatibleCheckpointError",
 ]
+
+# Longest message detail; a hostile file must not make an error message huge.
+MAX_DETAIL = 400
+
+
+def _one_line(text):
+    text = " ".join(str(text).split())
+    return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL - 3] + "..."
 
 
 class CheckpointError(DropoutLayersError):
@@ -21,7 +33,8 @@ class CheckpointError(DropoutLayersError):
     path : str or os.PathLike
         The checkpoint file.
     detail : str
-        What is wrong, without the path.
+        What is wrong, without the path; folded onto one line and
+        shortened to a few hundred characters.
 
     Attributes
     ----------
@@ -31,8 +44,8 @@ class CheckpointError(DropoutLayersError):
 
     def __init__(self, path, detail):
         self.path = str(path)
-        self.detail = detail
-        super().__init__(f"{self.path}: {detail}")
+        self.detail = _one_line(detail)
+        super().__init__(f"{self.path}: {self.detail}")
 
 
 class CheckpointNotFoundError(CheckpointError):
@@ -43,8 +56,33 @@ class NotACheckpointError(CheckpointError):
     """The file is not HDF5, or an HDF5 file that is not a checkpoint."""
 
 
+class UnverifiedCheckpointError(CheckpointError):
+    """The file has no checkpoint header, so its integrity cannot be checked.
+
+    Such a file (an HDF5 file written by other code, or a checkpoint whose
+    first 512 bytes were overwritten) is read only with ``verify=False``.
+    """
+
+
 class CorruptCheckpointError(CheckpointError):
     """The file is truncated, or its bytes changed after it was written."""
+
+
+class AuthenticationError(CheckpointError):
+    """A key was given, and the file's HMAC is absent or does not match it."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The file would make the reader reach outside it or allocate what it does not store.
+
+    Links (soft or external), external raw storage, virtual datasets,
+    filters other than gzip, lzf, shuffle and fletcher32, and datasets that
+    declare more data than they store are refused.
+    """
+
+
+class MalformedCheckpointError(CheckpointError):
+    """A stored document or value has the wrong type, range or structure."""
 
 
 class UnsupportedVersionError(CheckpointError):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import dropout_layers as dl
-from dropout_layers.checkpoint import load_checkpoint
+from dropout_layers.checkpoint import load_checkpoint, load_ensemble
 from dropout_layers.executors import ExecutorSettings, ray_runtime_env
 from dropout_layers_higgs.bagging import BaggingPlan, member_path, train_ensemble
 from dropout_layers_higgs.pipeline import PipelineOptions, train_member
@@ -122,7 +122,7 @@ def test_ray_ensemble_resumes_and_matches_local(ray_cluster, data, local_run, tm
 
 
 def test_ensemble_file_predicts_the_member_mean(local_run, data):
-    ensemble = load_checkpoint(local_run.path)
+    ensemble = load_ensemble(local_run.path)
     assert len(ensemble) == 4 and ensemble.threshold == local_run.scores["threshold"]
     X = HiggsPreprocessor.from_state(ensemble.preprocessing).transform(data.X[:300], data.feature_names)
     members = [load_checkpoint(member_path(Path(local_run.path).parent, i)) for i in range(4)]
@@ -147,4 +147,4 @@ def test_script_joins_a_running_cluster(ray_cluster, tmp_path):
     assert proc.stderr == ""
     assert f"with the ray executor on {ray_cluster}" in proc.stdout
     assert "(executor ray; 4 trained, 0 resumed)" in proc.stdout
-    assert len(load_checkpoint(tmp_path / "out" / "ensemble.h5")) == 4
+    assert len(load_ensemble(tmp_path / "out" / "ensemble.h5")) == 4

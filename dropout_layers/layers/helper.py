@@ -107,9 +107,10 @@ def _warn_unused(kwargs, accepted):
 
 def _input_expression(layer, expr):
     """Return the replacement of an input layer's output: arrays cast to its dtype, rank checked."""
-    input_var = getattr(layer, "input_var", None)
-    if not isinstance(expr, Variable) and isinstance(input_var, Variable):
-        expr = np.asarray(expr, dtype=input_var.dtype)
+    if not isinstance(expr, Variable):
+        input_var = getattr(layer, "input_var", None)
+        if isinstance(input_var, Variable):
+            expr = np.asarray(expr, dtype=input_var.dtype)
     expr = as_pytensor_expression(expr)
     shape = getattr(layer, "shape", None)
     if isinstance(shape, tuple) and getattr(expr, "ndim", len(shape)) != len(shape):
@@ -153,8 +154,8 @@ def _layer_inputs(layer, outputs):
     missing = [s for s in sources if s not in outputs]
     if missing:
         raise ValueError(
-            f"get_output() got no input expression for layer {layer!r}, which was built from a "
-            "shape; map it (or None) to an expression in the inputs dict"
+            f"get_output() got no input expression for {type(layer).__name__} {layer.name!r}, "
+            "which was built from a shape; map it (or None) to an expression in the inputs dict"
         )
     values = [outputs[s] for s in sources]
     return values if isinstance(layer, MergeLayer) else values[0]

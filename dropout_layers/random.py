@@ -3,7 +3,10 @@
 Two kinds of randomness meet here:
 
 * parameter initialisation draws from one global NumPy generator,
-  controlled by :func:`set_rng` / :func:`get_rng` exactly as in Lasagne;
+  controlled by :func:`set_rng` / :func:`get_rng` exactly as in Lasagne. Until
+  :func:`set_rng` chooses another, that generator is NumPy's global one (the
+  ``numpy.random`` module, as in Lasagne), so ``np.random.seed(s)`` seeds the
+  library too; :func:`seeded` swaps it for the length of a ``with`` block;
 * each stochastic layer owns a PyTensor RNG stream (a shared
   ``numpy.random.Generator``) seeded from its ``seed`` argument or, failing
   that, from the global generator. One call of :func:`set_rng` therefore makes
@@ -26,11 +29,30 @@ from pytensor.tensor.random.type import RandomGeneratorType
 __all__ = ["get_rng", "set_rng", "seeded", "new_seed", "shared_rng", "collect_rng_updates",
            "function"]
 
-_rng = np.random.RandomState()
+_rng = np.random
+
+
+def _is_generator(rng):
+    return rng is np.random or isinstance(rng, (np.random.RandomState, np.random.Generator))
 
 
 def get_rng():
-    """Return the global NumPy random generator used by this library."""
+    """Return the global NumPy random generator used by this library.
+
+    Returns
+    -------
+    numpy.random.RandomState, numpy.random.Generator or the numpy.random module
+        The ``numpy.random`` module itself (NumPy's global generator) until
+        :func:`set_rng` chose another, as in Lasagne.
+
+    Examples
+    --------
+    >>> import dropout_layers as dl
+    >>> np.random.seed(5); first = dl.init.Normal()((2,))
+    >>> np.random.seed(5); again = dl.init.Normal()((2,))
+    >>> bool((first == again).all())
+    True
+    """
     return _rng
 
 
@@ -39,14 +61,16 @@ def set_rng(new_rng):
 
     Parameters
     ----------
-    new_rng : numpy.random.RandomState or numpy.random.Generator
+    new_rng : numpy.random.RandomState, numpy.random.Generator or numpy.random
         Used for parameter initialisation and to seed the RNG streams of
-        layers created without an explicit ``seed``.
+        layers created without an explicit ``seed``; the ``numpy.random``
+        module itself restores the default, NumPy's global generator.
     """
     global _rng
-    if not isinstance(new_rng, (np.random.RandomState, np.random.Generator)):
+    if not _is_generator(new_rng):
         raise TypeError(
-            f"set_rng expects a numpy RandomState or Generator, got {type(new_rng).__name__}"
+            "set_rng expects a numpy RandomState or Generator (or the numpy.random module), "
+            f"got {type(new_rng).__name__}"
         )
     _rng = new_rng
 
@@ -78,7 +102,7 @@ def seeded(seed_or_rng):
     >>> bool((first == again).all())
     True
     """
-    if isinstance(seed_or_rng, (np.random.RandomState, np.random.Generator)):
+    if _is_generator(seed_or_rng):
         rng = seed_or_rng
     elif isinstance(seed_or_rng, (int, np.integer)) and not isinstance(seed_or_rng, bool):
         rng = np.random.RandomState(seed_or_rng)

@@ -1,33 +1,41 @@
-"""Reporting a Higgs training run: ``metrics.json``, a summary table and plots.
+"""Reporting a Higgs training run: the summary table and the plots in ``--out``.
 
-Everything here writes atomically (a temporary file in the target directory,
-then :func:`os.replace`), so an interrupted or failed run never leaves a
-half-written file where a good one from an earlier run used to be.
+:func:`summary_table` turns ``metrics.json`` into the table the command line
+prints; :func:`write_plots` draws the figures of
+:mod:`dropout_layers_higgs.plots` for a run and writes them atomically (a
+temporary file in the target directory, then :func:`os.replace`), so an
+interrupted or failed run never leaves a half-written file where a good one
+from an earlier run used to be.
 
 The plots need matplotlib (the ``plot`` extra: ``pip install -e ".[plot]"``).
 Without it :func:`write_plots` writes nothing and returns a one-line
 explanation for the caller to print once; nothing else depends on it.
-Figures are drawn with the object-oriented API (:class:`matplotlib.figure.Figure`)
-so that no pyplot state or interactive backend is touched.
 """
+import dataclasses
 import os
 
 import numpy as np
 
-from dropout_layers.files import atomic_path
-from dropout_layers.metrics import roc_auc, roc_curve
-
+from . import plots
 from .metrics import ams_curve
+from .plots import ScoredEvents
 
 __all__ = [
-    "summary_table", "have_matplotlib",
-    "write_plots", "plot_loss_curves", "plot_roc", "plot_ams_fraction", "ams_fraction_curve",
-    "MATPLOTLIB_MISSING",
+    "summary_table", "have_matplotlib", "write_plots", "PlotContext", "ScoredEvents",
+    "ams_fraction_curve", "MATPLOTLIB_MISSING", "SCIPY_MISSING", "PLOT_NAMES",
 ]
 
 #: What :func:`write_plots` says when matplotlib is not installed.
 MATPLOTLIB_MISSING = ('matplotlib is not installed: no plots written '
                       '(install the plot extra: pip install -e ".[plot]")')
+
+#: What :func:`write_plots` says when SciPy, for the Kolmogorov-Smirnov test, is missing.
+SCIPY_MISSING = ('SciPy is not installed: no overtraining.png written (install the plot extra: '
+                 'pip install -e ".[plot]")')
+
+#: The file of each plot in ``--out``.
+PLOT_NAMES = {"loss": "loss.png", "overtraining": "overtraining.png", "roc": "roc.png",
+              "ams": "ams.png"}
 
 
 def _format_value(value, digits=4):
@@ -39,7 +47,7 @@ def _format_value(value, digits=4):
 
 
 def summary_table(metrics):
-    """A readable text table of the figures in a ``metrics.json`` dictionary.
+    """Format the figures in a ``metrics.json`` dictionary.
 
     Parameters
     ----------
@@ -100,6 +108,14 @@ def have_matplotlib():
     return True
 
 
+def _have_scipy():
+    try:
+        import scipy.stats  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def ams_fraction_curve(scores, y, weights, renormalise=True):
     """AMS against the fraction of events selected, for every distinct cut.
 
@@ -121,123 +137,53 @@ def ams_fraction_curve(scores, y, weights, renormalise=True):
     return selected / len(ascending), values
 
 
-def _new_figure():
-    from matplotlib.figure import Figure
+@dataclasses.dataclass
+class PlotContext:
+    """What the plots of :func:`write_plots` show besides the scored events.
 
-    figure = Figure(figsize=(6.4, 4.8), layout="constrained")
-    return figure, figure.add_subplot()
-
-
-def _save(figure, path):
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=100)
-
-
-def plot_loss_curves(history, path):
-    """Training and validation loss (and the monitored metric) per epoch.
-
-    Parameters
+    Attributes
     ----------
-    history : list of dict
-        One entry per epoch with ``epoch``, ``train_loss`` and optionally
-        ``valid_loss`` and ``valid_<metric>`` keys.
-    path : str or os.PathLike
-        PNG file to write.
+    dataset : str, optional
+        The data set's name, in every title (say "synthetic" for generated
+        events).
+    training : ScoredEvents, optional
+        The training events, scored by the final network: with it,
+        ``overtraining.png`` compares them with the held-out events.
+    best_epoch : int, optional
+        Marked on ``loss.png``.
+    n_resamples : int
+        Bootstrap resamples behind the band of ``ams.png``.
     """
-    figure, axes = _new_figure()
-    epochs = [entry["epoch"] for entry in history]
-    for key, label in (("train_loss", "training (with dropout)"),
-                       ("valid_loss", "validation")):
-        values = [entry.get(key) for entry in history]
-        if any(value is not None for value in values):
-            axes.plot(epochs, [np.nan if v is None else v for v in values], marker="o",
-                      label=label)
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("weighted cross-entropy")
-    axes.set_title("Loss")
-    axes.grid(alpha=0.3)
-    axes.legend(loc="upper left")
-    metric_keys = [key for key in ("valid_ams", "valid_auc") if
-                   any(entry.get(key) is not None for entry in history)]
-    if metric_keys:
-        key = metric_keys[0]
-        twin = axes.twinx()
-        twin.plot(epochs, [np.nan if entry.get(key) is None else entry[key] for entry in history],
-                  color="tab:green", linestyle="--", marker=".",
-                  label=f"validation {key[len('valid_'):].upper()}")
-        twin.set_ylabel(key[len("valid_"):].upper())
-        twin.legend(loc="upper right")
-    _save(figure, path)
 
-
-def plot_roc(curves, path):
-    """ROC curves: signal efficiency against background efficiency.
-
-    Parameters
-    ----------
-    curves : list of (label, scores, y, weights)
-        One curve each; ``weights`` may be None.
-    path : str or os.PathLike
-    """
-    figure, axes = _new_figure()
-    for label, scores, y, weights in curves:
-        fpr, tpr, _ = roc_curve(y, scores, weights)
-        axes.plot(fpr, tpr, label=f"{label} (AUC {roc_auc(y, scores, weights):.4f})")
-    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
-    axes.set_xlabel("background efficiency (false positive rate)")
-    axes.set_ylabel("signal efficiency (true positive rate)")
-    axes.set_title("ROC")
-    axes.grid(alpha=0.3)
-    axes.legend(loc="lower right")
-    _save(figure, path)
-
-
-def plot_ams_fraction(curves, path, top_fraction=0.15):
-    """AMS against the fraction of events selected as signal.
-
-    Parameters
-    ----------
-    curves : list of (label, scores, y, weights, threshold)
-        ``threshold`` (or None) marks the chosen cut on that curve.
-    path : str or os.PathLike
-    top_fraction : float
-        Drawn as a vertical line (the winners' ~15% selection).
-    """
-    figure, axes = _new_figure()
-    for label, scores, y, weights, threshold in curves:
-        fraction, values = ams_fraction_curve(scores, y, weights)
-        line, = axes.plot(fraction, values, label=label)
-        if threshold is not None:
-            chosen = float(np.mean(np.asarray(scores) >= threshold))
-            axes.axvline(chosen, color=line.get_color(), linestyle=":", alpha=0.8)
-    axes.axvline(top_fraction, color="grey", linestyle="--", label=f"top {top_fraction:.0%}")
-    axes.set_xlim(0, min(1.0, 4 * top_fraction))
-    axes.set_xlabel("fraction of events selected as signal")
-    axes.set_ylabel("AMS")
-    axes.set_title("AMS against selection (dotted: chosen cut)")
-    axes.grid(alpha=0.3)
-    axes.legend(loc="lower right")
-    _save(figure, path)
+    dataset: str = None
+    training: ScoredEvents = None
+    best_epoch: int = None
+    n_resamples: int = plots.BOOTSTRAP_RESAMPLES
 
 
 def write_plots(out_dir, history, evaluations, weighted=True, threshold=None,
-                top_fraction=0.15):
-    """Write ``loss.png``, ``roc.png`` and, for weighted data, ``ams.png``.
+                top_fraction=0.15, context=None):
+    """Write the plots of a run into ``out_dir``; see :data:`PLOT_NAMES`.
 
     Parameters
     ----------
     out_dir : str or os.PathLike
-    history : list of dict
-        Per-epoch entries (see :func:`plot_loss_curves`).
-    evaluations : list of (label, scores, y, weights)
-        The data sets to draw, for example validation and held-out test.
-        The ROC curves count events (as the AUC of ``metrics.json`` does);
-        the weights enter the AMS plot only.
+    history : list of dict or None
+        Per-epoch entries (see :func:`~dropout_layers_higgs.plots.plot_loss`);
+        ``loss.png`` is written when there are any.
+    evaluations : list of ScoredEvents or (label, scores, y, weights) tuples
+        The scored events to draw, held-out ones last (for example
+        validation, then held-out test).
     weighted : bool
-        Whether the data carry physics weights, making AMS meaningful.
+        Whether the data carry physics weights, making the AMS (``ams.png``)
+        and the weighted ROC meaningful.
     threshold : float, optional
-        The chosen cut, marked on the AMS plot.
+        The chosen cut, marked on the ROC and AMS plots.
     top_fraction : float
+        The fixed selection marked on the AMS plot.
+    context : PlotContext, optional
+        The data set's name, the training events (for
+        ``overtraining.png``) and the best epoch.
 
     Returns
     -------
@@ -245,22 +191,38 @@ def write_plots(out_dir, history, evaluations, weighted=True, threshold=None,
         The files written.
     message : str or None
         :data:`MATPLOTLIB_MISSING` when matplotlib is absent (and nothing
-        was written), else None.
+        was written), :data:`SCIPY_MISSING` when only the overtraining
+        plot was left out, else None.
+
+    Raises
+    ------
+    OSError
+        If a file cannot be written (the files already written stay).
     """
     if not have_matplotlib():
         return [], MATPLOTLIB_MISSING
+    context = context or PlotContext()
+    evaluations = [ScoredEvents(*events) for events in evaluations]
+    if not weighted:
+        evaluations = [events._replace(weights=None) for events in evaluations]
+    figures, message = [], None
+    if history:
+        figures.append(("loss", lambda: plots.plot_loss(history, context.best_epoch,
+                                                        context.dataset)))
+    if context.training is not None and evaluations and not _have_scipy():
+        message = SCIPY_MISSING
+    elif context.training is not None and evaluations:
+        figures.append(("overtraining", lambda: plots.plot_overtraining(
+            context.training, evaluations[-1], context.dataset)))
+    if evaluations:
+        figures.append(("roc", lambda: plots.plot_rejection(evaluations, threshold,
+                                                            context.dataset)))
+    if weighted and evaluations:
+        figures.append(("ams", lambda: plots.plot_ams_selection(
+            evaluations, threshold, top_fraction, context.dataset, context.n_resamples)))
     paths = []
-    loss_path = os.path.join(out_dir, "loss.png")
-    plot_loss_curves(history, loss_path)
-    paths.append(loss_path)
-    roc_path = os.path.join(out_dir, "roc.png")
-    # Unweighted, like the AUC of metrics.json; the AMS plot is the weighted view.
-    plot_roc([(label, scores, y, None) for label, scores, y, _ in evaluations], roc_path)
-    paths.append(roc_path)
-    if weighted:
-        ams_path = os.path.join(out_dir, "ams.png")
-        plot_ams_fraction([(label, scores, y, weights, threshold)
-                           for label, scores, y, weights in evaluations], ams_path,
-                          top_fraction)
-        paths.append(ams_path)
-    return paths, None
+    for name, draw in figures:
+        path = os.path.join(out_dir, PLOT_NAMES[name])
+        plots.save_figure(draw(), path)
+        paths.append(path)
+    return paths, message

@@ -13,6 +13,8 @@ import pytest
 from helpers import run_script as run_any_script
 from helpers import with_field
 
+from dropout_layers_higgs.cli.rundir import LOCK_NAME
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "train_higgs.py"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -38,7 +40,9 @@ def previous_run(tmp_path_factory):
 
 
 def snapshot(directory):
-    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+    """The files of a run; the lock file names the last run that held the directory."""
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())
+            if path.name != LOCK_NAME}
 
 
 def test_full_flow_writes_checkpoint_metrics_and_plots(previous_run):

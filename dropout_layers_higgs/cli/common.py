@@ -6,6 +6,9 @@ a traceback: :func:`run_main` turns every
 :class:`~dropout_layers.errors.DropoutLayersError` into that line.
 """
 import argparse
+import contextlib
+import errno
+import glob
 import os
 import sys
 from pathlib import Path
@@ -14,11 +17,12 @@ from dropout_layers.checks import check_fraction, check_positive_int, check_prob
 from dropout_layers.errors import DropoutLayersError
 from dropout_layers.threads import limit_threads, threads_from_environment
 
-from ..errors import UsageError
+from ..errors import HiggsError, UsageError
 
-__all__ = ["OneLineParser", "UsageError", "positive_int", "positive_float", "probability",
-           "fraction", "limit_blas_threads", "check_out_dir", "make_out_dir", "run_main",
-           "EXIT_USAGE", "EXIT_FAILURE", "EXIT_INTERRUPTED"]
+__all__ = ["OneLineParser", "UsageError", "DiskFullError", "positive_int", "positive_float",
+           "probability", "fraction", "limit_blas_threads", "check_out_dir", "make_out_dir",
+           "expand_data_paths", "describe_files", "is_disk_full", "reporting_full_disk",
+           "run_main", "DATA_SUFFIXES", "EXIT_USAGE", "EXIT_FAILURE", "EXIT_INTERRUPTED"]
 
 #: Exit status of a bad option.
 EXIT_USAGE = 2
@@ -98,6 +102,118 @@ def make_out_dir(out, option="--out"):
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{option} {out}: cannot create directory ({exc.strerror})") from None
+
+
+#: File names a directory given as data contributes (compressed or not).
+DATA_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
+_GLOB_CHARACTERS = frozenset("*?[")
+
+
+class DiskFullError(HiggsError):
+    """The disk filled up while writing; the files written before it are kept."""
+
+
+def _expand_one(value, option):
+    path = Path(value)
+    if path.is_dir():
+        found = sorted(entry for entry in path.iterdir() if entry.is_file()
+                       and not entry.name.startswith(".")
+                       and entry.name.lower().endswith(DATA_SUFFIXES))
+        if not found:
+            raise UsageError(f"{option} {value}: directory holds no data files "
+                             f"({', '.join('*' + suffix for suffix in DATA_SUFFIXES)})")
+        return found
+    if not path.exists() and _GLOB_CHARACTERS & set(str(value)):
+        found = sorted(Path(match) for match in glob.glob(str(value)) if Path(match).is_file())
+        if not found:
+            raise UsageError(f"{option} {value!r}: matches no files")
+        return found
+    return [path]
+
+
+def expand_data_paths(values, option="--data"):
+    """List the data files that command-line values name, in order.
+
+    Parameters
+    ----------
+    values : sequence of str
+        File names, directories (their ``*.csv``, ``*.tsv``, ``*.csv.gz``
+        and ``*.tsv.gz`` files, sorted by name) and glob patterns (quoted,
+        so that the shell leaves them; sorted by name).
+    option : str
+        Named in errors.
+
+    Returns
+    -------
+    list of pathlib.Path
+        A file that does not exist is passed on for the reader to refuse.
+
+    Raises
+    ------
+    UsageError
+        If a directory or pattern gives no files, or a file comes twice.
+
+    Examples
+    --------
+    >>> [str(p) for p in expand_data_paths(["sig.csv", "bg.csv"])]
+    ['sig.csv', 'bg.csv']
+    >>> expand_data_paths(["a.csv", "./a.csv"])
+    Traceback (most recent call last):
+    ...
+    dropout_layers_higgs.errors.UsageError: --data: a.csv is given twice
+    """
+    paths, seen = [], {}
+    for value in values:
+        for path in _expand_one(value, option):
+            key = os.path.realpath(path)
+            if key in seen:
+                raise UsageError(f"{option}: {path} is given twice")
+            seen[key] = path
+            paths.append(path)
+    return paths
+
+
+def describe_files(paths, limit=3):
+    """Name a list of files shortly: ``sig.csv + bg.csv``, or ``a.csv + 4 more``.
+
+    Examples
+    --------
+    >>> describe_files(["data/sig.csv", "data/bg.csv"])
+    'sig.csv + bg.csv'
+    >>> describe_files([f"part{i}.csv" for i in range(5)])
+    'part0.csv + 4 more'
+    """
+    names = [Path(path).name for path in paths]
+    if len(names) <= limit:
+        return " + ".join(names)
+    return f"{names[0]} + {len(names) - 1} more"
+
+
+def is_disk_full(exc):
+    """Whether an :class:`OSError` says the disk (or the user's quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def reporting_full_disk(directory, written=()):
+    """Turn a full disk inside the block into one :class:`DiskFullError` line.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Where the block writes; named in the message.
+    written : list, optional
+        The files the block has completed so far (it may append to it), named
+        in the message as kept.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        kept = [Path(path).name for path in written]
+        raise DiskFullError(f"no space left on {directory}"
+                            + (f"; kept {', '.join(kept)}" if kept else "")) from None
 
 
 def run_main(main, prog, argv=None, interrupted="interrupted; nothing written"):

@@ -10,22 +10,28 @@ gzip-compressed.
 
 Example::
 
-    python scripts/make_toy_higgs.py --out toy_training.csv --events 250000 --seed 1
-    python scripts/make_toy_higgs.py --out toy_test.csv --events 50000 --seed 2 --test
+    python scripts/make_toy_higgs.py toy.csv
+    python scripts/make_toy_higgs.py toy_training.csv --events 250000 --seed 1
+    python scripts/make_toy_higgs.py toy_test.csv --events 50000 --seed 2 --test
+
+The output file may also be given as ``--out FILE``.
 """
-import argparse
 import functools
 import time
 from pathlib import Path
 
-from .common import run_main
+from ..synthetic import write_toy_higgs
+from .common import OneLineParser, UsageError, reporting_full_disk, run_main
 
 
 def parse_args(argv=None, prog="make-toy-higgs"):
     """Parse and check the command line."""
-    parser = argparse.ArgumentParser(prog=prog,
-        description="Write synthetic Higgs challenge events as a Kaggle-format CSV file.")
-    parser.add_argument("--out", required=True, help="output file (.csv or .csv.gz)")
+    parser = OneLineParser(
+        prog=prog, description="Write synthetic Higgs challenge events as a Kaggle-format CSV "
+                               "file.")
+    parser.add_argument("path", nargs="?", metavar="FILE",
+                        help="output file (.csv, or .csv.gz for gzip)")
+    parser.add_argument("--out", metavar="FILE", help="the output file, as an option")
     parser.add_argument("--events", type=int, default=100_000,
                         help="number of events (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
@@ -34,23 +40,28 @@ def parse_args(argv=None, prog="make-toy-higgs"):
     parser.add_argument("--test", action="store_true",
                         help="write the test.csv schema, without Weight and Label")
     args = parser.parse_args(argv)
+    if args.path and args.out and args.path != args.out:
+        parser.error(f"two output files given: {args.path} and --out {args.out}")
+    args.out = args.out or args.path
+    if not args.out:
+        parser.error("the output FILE is required, for example: make_toy_higgs.py toy.csv")
     if args.events < 2:
         parser.error(f"--events must be at least 2, got {args.events}")
     if not 0 < args.signal_fraction < 1:
         parser.error(f"--signal-fraction must be in (0, 1), got {args.signal_fraction}")
     if not Path(args.out).resolve().parent.is_dir():
-        parser.error(f"--out: directory {Path(args.out).resolve().parent} does not exist")
+        raise UsageError(f"{args.out}: directory {Path(args.out).resolve().parent} does not "
+                         "exist")
     return args
 
 
 def main(argv=None, prog="make-toy-higgs"):
     """Write the events as the options say."""
     args = parse_args(argv, prog)
-    from dropout_layers_higgs.synthetic import write_toy_higgs
-
     start = time.perf_counter()
-    data = write_toy_higgs(args.out, n_events=args.events, seed=args.seed,
-                           signal_fraction=args.signal_fraction, test=args.test)
+    with reporting_full_disk(Path(args.out).resolve().parent):
+        data = write_toy_higgs(args.out, n_events=args.events, seed=args.seed,
+                               signal_fraction=args.signal_fraction, test=args.test)
     schema = "test.csv" if args.test else "training.csv"
     print(f"wrote {data.n_events} events ({int(data.y.sum())} signal) in the Kaggle {schema} "
           f"schema to {args.out} in {time.perf_counter() - start:.1f} s")

@@ -3,52 +3,106 @@
 ::
 
     python scripts/predict_higgs.py higgs_out/model.h5 test.csv --out submission.csv
+    python scripts/predict_higgs.py higgs_out/model.h5 test.csv --top-fraction 0.15
+    python scripts/predict_higgs.py higgs_out/model.h5 sig.csv bg.csv --split higgs_out/split.csv
     python scripts/predict_higgs.py higgs_out/model.h5 HIGGS.csv.gz --out scores.csv
-    python scripts/predict_higgs.py higgs_out/model.h5 test.csv --mc 30
     python scripts/predict_higgs.py higgs_out/ensemble.h5 test.csv --mc 30
 
 For Kaggle and open-data files it writes a challenge submission
 (``EventId,RankOrder,Class``: RankOrder a permutation of 1..N with N the most
-signal-like event, Class ``s`` or ``b`` at the checkpoint's threshold). For
-UCI files, which have no event ids, it writes one score per row
-(``Row,Score``). With ``--mc N`` a second file, ``<out stem>_mc.csv``, gives
-each event's mean and standard deviation over N stochastic (dropout-on)
-passes: events whose standard deviation is large next to their distance from
-the threshold have an unstable class. The submission itself keeps the
-deterministic scores, on which the threshold was chosen: through the
-sigmoid, the mean of dropout passes is pulled towards 0.5 and the stored cut
-would select a different share of events.
+signal-like event, Class ``s`` or ``b``). For UCI files, which have no event
+ids, it writes one score per row (``Row,Score``). Several files (signal and
+background, a directory, a quoted glob) are scored as one data set.
 
-An ensemble checkpoint (``ensemble.h5`` from ``train_higgs.py --folds``)
-scores each event with the mean of its members; with ``--mc N`` every member
-runs N passes and the standard deviation pools them all.
+The cut: by default the threshold stored in the checkpoint (chosen on the
+run's validation events); ``--threshold T`` selects ``score >= T``;
+``--top-fraction F`` selects the F most signal-like of the scored events.
+The line the command prints names the cut it used.
+
+``--split higgs_out/split.csv`` scores only the events of one part of the
+training run (``--part test`` by default: the held-out events), matched by
+EventId (or by row for UCI data), so that the figures of ``metrics.json``
+can be reproduced, or compared with another classifier on the same events.
+
+With ``--mc N`` a second file, ``<out stem>_mc.csv``, gives each event's mean
+and standard deviation over N stochastic (dropout-on) passes: events whose
+standard deviation is large next to their distance from the threshold have
+an unstable class. The submission itself keeps the deterministic scores, on
+which the threshold was chosen. An ensemble checkpoint (``ensemble.h5`` from
+``train_higgs.py --folds``) scores each event with the mean of its members.
 
 The checkpoint is self-contained: the network is rebuilt by
 :func:`dropout_layers.checkpoint.load_checkpoint` and the preprocessing from
-its stored state; no model code is imported. When the file has labels, the
-AUC (and the AMS at the checkpoint's threshold for weighted data) is printed.
+its stored state; no model code is imported. When the data have labels, the
+AUC (and the AMS at the cut and of the top 15% for weighted data) is printed.
 """
+import dataclasses
 import functools
 import time
 from pathlib import Path
 
-from dropout_layers.files import atomic_path
+import numpy as np
 
-from .common import OneLineParser, UsageError, limit_blas_threads, positive_int, run_main
+from dropout_layers.checkpoint import is_ensemble_file, load_checkpoint, load_ensemble
+from dropout_layers.files import atomic_path
+from dropout_layers.metrics import roc_auc
+from dropout_layers.uncertainty import predict_mc
+
+from ..data import load_higgs, write_submission
+from ..metrics import ams_at_fraction, ams_at_threshold, leaderboard_ams, threshold_at_fraction
+from ..preprocessing import HiggsPreprocessor
+from ..splitfile import PARTS, part_index, read_split
+from .common import (
+    OneLineParser,
+    UsageError,
+    describe_files,
+    expand_data_paths,
+    fraction,
+    limit_blas_threads,
+    positive_int,
+    reporting_full_disk,
+    run_main,
+)
+
+__all__ = ["build_parser", "main", "run", "load_model", "score", "choose_cut", "write_scores",
+           "Cut"]
+
+
+def _finite_float(text):
+    value = float(text)
+    if not np.isfinite(value):
+        raise ValueError(f"must be a finite number, got {text}")
+    return value
 
 
 def build_parser(prog="predict-higgs"):
-    """The command line of :func:`main`."""
+    """Build the command line of :func:`main`."""
     parser = OneLineParser(prog=prog,
-                     description="Write a Kaggle submission (or a scores file for UCI data) "
-                                 "from a train_higgs.py checkpoint.")
-    parser.add_argument("checkpoint", help="checkpoint written by train_higgs.py (model.h5)")
-    parser.add_argument("data", help="events to score: Kaggle test.csv or training.csv, the "
-                                     "open-data file or a UCI file")
+                           description="Write a Kaggle submission (or a scores file for UCI "
+                                       "data) from a train_higgs.py checkpoint.")
+    parser.add_argument("checkpoint", help="checkpoint written by train_higgs.py (model.h5 or "
+                                           "ensemble.h5)")
+    parser.add_argument("data", nargs="+", metavar="DATA",
+                        help="events to score, one or more files of one format (a directory "
+                             "or a quoted glob too): Kaggle test.csv or training.csv, the "
+                             "open-data file or UCI files")
     parser.add_argument("--out", metavar="FILE",
                         help="output file (default submission.csv, or scores.csv for UCI data)")
     parser.add_argument("--format", choices=("kaggle-train", "kaggle-test", "opendata", "uci"),
                         help="override the format detected from the first line")
+    cut = parser.add_mutually_exclusive_group()
+    cut.add_argument("--threshold", type=_finite_float, metavar="T",
+                     help="classify score >= T as signal (default: the checkpoint's threshold, "
+                          "chosen on the training run's validation events)")
+    cut.add_argument("--top-fraction", type=fraction, metavar="F",
+                     help="classify the F most signal-like of the scored events as signal, "
+                          "for example 0.15")
+    parser.add_argument("--split", metavar="SPLIT_CSV",
+                        help="score only the events of one part of a training run, as listed "
+                             "in its split.csv")
+    parser.add_argument("--part", choices=PARTS, default="test",
+                        help="the part of --split to score (default %(default)s: the held-out "
+                             "events)")
     parser.add_argument("--batch-size", type=positive_int, default=4096,
                         help="events per forward pass (default %(default)s)")
     parser.add_argument("--mc", type=positive_int, metavar="N",
@@ -63,11 +117,8 @@ def build_parser(prog="predict-higgs"):
 
 
 def load_model(path):
-    """The checkpoint, its fitted preprocessing and threshold."""
-    from dropout_layers.checkpoint import load_checkpoint
-    from dropout_layers_higgs.preprocessing import HiggsPreprocessor
-
-    checkpoint = load_checkpoint(path)
+    """Load the checkpoint, its fitted preprocessing and its stored threshold."""
+    checkpoint = (load_ensemble if is_ensemble_file(path) else load_checkpoint)(path)
     if not checkpoint.preprocessing:
         raise UsageError(f"{path}: has no preprocessing state; was it written by "
                          "train_higgs.py?")
@@ -79,33 +130,36 @@ def load_model(path):
     if "threshold" not in metadata:
         raise UsageError(f"{path}: has no decision threshold in its metadata; was it written "
                          "by train_higgs.py?")
-    return checkpoint, preprocessor, float(metadata["threshold"])
+    try:
+        threshold = float(metadata["threshold"])
+    except (TypeError, ValueError):
+        threshold = float("nan")
+    if not np.isfinite(threshold):
+        raise UsageError(f"{path}: its stored threshold {metadata['threshold']!r} is not a "
+                         "finite number")
+    return checkpoint, preprocessor, threshold
 
 
 def score(checkpoint, X, batch_size, mc=None, seed=0):
-    """Deterministic scores, or MC-dropout (mean, std) with ``mc`` passes."""
-    import numpy as np
-
+    """Score preprocessed events: deterministic, or MC-dropout (mean, std) of ``mc`` passes."""
     if mc is None:
-        parts = [np.asarray(checkpoint.predict(X[start:start + batch_size])).reshape(-1)
-                 for start in range(0, len(X), batch_size)]
-        return np.concatenate(parts).astype(np.float64), None
+        if hasattr(checkpoint, "members"):
+            scores = checkpoint.predict(X, batch_size=batch_size)
+        else:  # X is preprocessed already: the stored preprocessing is not applied again
+            scores = checkpoint.predict(X, batch_size=batch_size, preprocess=False)
+        return np.asarray(scores, dtype=np.float64).reshape(-1), None
     if hasattr(checkpoint, "predict_mc"):
         # An ensemble (ensemble.h5 of train_higgs.py --folds): the spread of
         # all members' passes together, dropout noise and member disagreement.
         mean, std = checkpoint.predict_mc(X, n_samples=mc, batch_size=batch_size, seed=seed)
-        return mean.reshape(-1), std.reshape(-1)
-    from dropout_layers.uncertainty import predict_mc
-
-    mean, std = predict_mc(checkpoint.network, X, n_samples=mc, batch_size=batch_size,
-                           seed=seed)
+    else:
+        mean, std = predict_mc(checkpoint.network, X, n_samples=mc, batch_size=batch_size,
+                               seed=seed)
     return mean.reshape(-1), std.reshape(-1)
 
 
 def write_scores(path, scores, std=None, ids=None, id_name="Row"):
-    """A CSV of one score (and optionally its MC standard deviation) per event."""
-    import numpy as np
-
+    """Write a CSV of one score (and optionally its MC standard deviation) per event."""
     ids = np.arange(len(scores)) if ids is None else ids
     columns = [ids.astype(np.int64), scores] + ([] if std is None else [std])
     header = ",".join([id_name, "Score"] + ([] if std is None else ["Std"]))
@@ -115,69 +169,133 @@ def write_scores(path, scores, std=None, ids=None, id_name="Row"):
                    header=header, comments="")
 
 
+@dataclasses.dataclass
+class Cut:
+    """The selection ``score >= threshold`` and how it was chosen.
+
+    Attributes
+    ----------
+    threshold : float
+    description : str
+        For the printed line: ``threshold 0.82 of the checkpoint``,
+        ``--threshold 0.9`` or ``--top-fraction 0.15 (threshold 0.87)``.
+    """
+
+    threshold: float
+    description: str
+
+
+def choose_cut(args, scores, stored):
+    """Return the :class:`Cut` that the options ask for.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> args = argparse.Namespace(threshold=None, top_fraction=0.25)
+    >>> choose_cut(args, np.array([0.1, 0.2, 0.3, 0.4]), 0.5)
+    Cut(threshold=0.4, description='--top-fraction 0.25 (threshold 0.4)')
+    """
+    if args.threshold is not None:
+        return Cut(args.threshold, f"--threshold {args.threshold:g}")
+    if args.top_fraction is not None:
+        threshold = threshold_at_fraction(scores, args.top_fraction)
+        return Cut(threshold, f"--top-fraction {args.top_fraction:g} (threshold {threshold:.6g})")
+    return Cut(stored, f"threshold {stored:.6g} of the checkpoint")
+
+
+def _load_events(args, preprocessor):
+    paths = expand_data_paths(args.data, "DATA")
+    data = load_higgs(paths[0] if len(paths) == 1 else paths, format=args.format,
+                      allow_single_class=True)
+    name = describe_files(paths)
+    try:
+        preprocessor.check_feature_names(data.feature_names)
+    except ValueError as exc:
+        raise UsageError(f"{name}: does not match {args.checkpoint} ({exc})") from None
+    if args.split is not None:
+        index = part_index(read_split(args.split), args.part, data.n_events, data.event_ids)
+        data = data.subset(index)
+        name = f"{name}, part {args.part!r} of {args.split}"
+    return data, name
+
+
+def _output_path(args, data):
+    out = Path(args.out or ("submission.csv" if data.event_ids is not None else "scores.csv"))
+    if not out.resolve().parent.is_dir():
+        raise UsageError(f"--out {out}: directory {out.resolve().parent} does not exist")
+    return out
+
+
+def _write_outputs(out, data, scores, cut, mc):
+    """Write the submission (or scores) and the MC file; return the paths and what was written."""
+    written = [out]
+    if data.event_ids is not None:
+        write_submission(out, data.event_ids, scores, cut.threshold)
+        kind = (f"submission ({int((scores >= cut.threshold).sum()):,} of {len(scores):,} as "
+                "signal)")
+    else:
+        write_scores(out, scores)
+        kind = f"scores of {len(scores):,} events"
+    if mc is not None:
+        mc_path = out.with_name(f"{out.stem}_mc.csv")
+        write_scores(mc_path, *mc, data.event_ids,
+                     "EventId" if data.event_ids is not None else "Row")
+        written.append(mc_path)
+    return written, kind
+
+
+def _labelled_figures(data, scores, cut):
+    """Format the figures of labelled data in one line (None for unlabelled data)."""
+    if data.y is None or not 0 < data.y.sum() < len(data.y):
+        return None
+    figures = [f"AUC {roc_auc(data.y, scores):.4f}"]
+    if data.weights is not None:
+        at_cut = ams_at_threshold(scores, data.y, data.weights, cut.threshold)
+        top = ams_at_fraction(scores, data.y, data.weights, 0.15)
+        figures.append(f"AMS at the cut {at_cut:.4f}; AMS of the top 15% {top:.4f}")
+    if data.kaggle_set is not None:
+        try:
+            boards = leaderboard_ams(data, scores, cut.threshold)
+            figures.append(f"public AMS {boards['public']:.4f}, private AMS "
+                           f"{boards['private']:.4f}")
+        except ValueError:
+            pass
+    return f"labelled data ({data.n_events:,} events): {'; '.join(figures)}"
+
+
+def _mode(checkpoint, args):
+    mode = "deterministic" + (f"; MC dropout, {args.mc} passes" if args.mc else "")
+    if hasattr(checkpoint, "members"):
+        mode = f"ensemble of {len(checkpoint.members)} members, {mode}" + (
+            " each" if args.mc else "")
+    return mode
+
+
 def main(argv=None, prog="predict-higgs"):
     """Score the events as the options say; return the exit status."""
     start = time.perf_counter()
     args = build_parser(prog).parse_args(argv)
+    if args.split is None and args.part != "test":
+        raise UsageError("--part needs --split SPLIT_CSV")
     limit_blas_threads(args.threads)
-    import numpy as np
-
-    from dropout_layers.metrics import roc_auc
-    from dropout_layers_higgs import load_higgs
-    from dropout_layers_higgs.data import write_submission
-    from dropout_layers_higgs.metrics import ams_at_threshold, leaderboard_ams
-
-    checkpoint, preprocessor, threshold = load_model(args.checkpoint)
-    data = load_higgs(args.data, format=args.format, allow_single_class=True)
-    try:
-        preprocessor.check_feature_names(data.feature_names)
-    except ValueError as exc:
-        raise UsageError(f"{args.data}: does not match {args.checkpoint} ({exc})") from None
-    submission = data.event_ids is not None
-    out = Path(args.out or ("submission.csv" if submission else "scores.csv"))
-    if not out.resolve().parent.is_dir():
-        raise UsageError(f"--out {out}: directory {out.resolve().parent} does not exist")
-
+    checkpoint, preprocessor, stored_threshold = load_model(args.checkpoint)
+    data, _ = _load_events(args, preprocessor)
+    out = _output_path(args, data)
     X = preprocessor.transform(data.X, data.feature_names)
     scores, _ = score(checkpoint, X, args.batch_size)
-    mc_mean = std = None
-    if args.mc:
-        mc_mean, std = score(checkpoint, X, args.batch_size, args.mc, args.seed)
-    written = [out]
-    if submission:
-        write_submission(out, data.event_ids, scores, threshold)
-        kind = f"submission ({int((scores >= threshold).sum()):,} of {len(scores):,} as signal)"
-    else:
-        write_scores(out, scores)
-        kind = f"scores of {len(scores):,} events"
-    if std is not None:
-        mc_path = out.with_name(f"{out.stem}_mc.csv")
-        write_scores(mc_path, mc_mean, std, data.event_ids,
-                     "EventId" if submission else "Row")
-        written.append(mc_path)
-        unstable = int((np.abs(scores - threshold) < std).sum())
-    mode = "deterministic" + (f"; MC dropout, {args.mc} passes" if args.mc else "")
-    if hasattr(checkpoint, "members"):
-        mode = f"ensemble of {len(checkpoint.members)} members, " + mode + (
-            " each" if args.mc else "")
-    print(f"wrote {kind} to {', '.join(map(str, written))} ({mode}, threshold "
-          f"{threshold:.6g}) in {time.perf_counter() - start:.1f} s")
-    if args.mc:
+    mc = score(checkpoint, X, args.batch_size, args.mc, args.seed) if args.mc else None
+    cut = choose_cut(args, scores, stored_threshold)
+    with reporting_full_disk(out.resolve().parent):
+        written, kind = _write_outputs(out, data, scores, cut, mc)
+    print(f"wrote {kind} to {', '.join(map(str, written))} ({_mode(checkpoint, args)}; cut: "
+          f"{cut.description}) in {time.perf_counter() - start:.1f} s")
+    if mc is not None:
+        unstable = int((np.abs(scores - cut.threshold) < mc[1]).sum())
         print(f"{unstable:,} of {len(scores):,} events score within one MC standard deviation of "
-              "the threshold: their class is unstable")
-    if data.y is not None and 0 < data.y.sum() < len(data.y):
-        figures = [f"AUC {roc_auc(data.y, scores):.4f}"]
-        if data.weights is not None:
-            value = ams_at_threshold(scores, data.y, data.weights, threshold)
-            figures.append(f"AMS at threshold {value:.4f}")
-        if data.kaggle_set is not None:
-            try:
-                boards = leaderboard_ams(data, scores, threshold)
-                figures.append(f"public AMS {boards['public']:.4f}, private AMS "
-                               f"{boards['private']:.4f}")
-            except ValueError:
-                pass
-        print(f"labelled data ({data.n_events:,} events): {'; '.join(figures)}")
+              "the cut: their class is unstable")
+    figures = _labelled_figures(data, scores, cut)
+    if figures:
+        print(figures)
     return 0
 
 

@@ -398,7 +398,7 @@ class FeaturePipeline:
 
         Returns
         -------
-        numpy.ndarray, shape (n, n_outputs), of :attr:`dtype`
+        numpy.ndarray, shape (n, n_outputs), of :attr:`dtype`, C-contiguous
 
         Raises
         ------
@@ -409,7 +409,9 @@ class FeaturePipeline:
         X = self._as_matrix(X)
         for step in self.steps:
             X = step.transform(X)
-        return X.astype(self.dtype)
+        # C order whatever the steps did: a network's matrix product may round
+        # differently on another memory layout.
+        return np.ascontiguousarray(X, dtype=self.dtype)
 
     def get_state(self):
         """Return the pipeline as nested dicts of strings, numbers, lists and arrays."""

@@ -2,7 +2,10 @@
 import h5py
 import numpy as np
 import pytest
+from dropout_layers_higgs.models import build_higgs_mlp
 
+from dropout_layers.checkpoint import load_checkpoint, save_checkpoint
+from dropout_layers.preprocessing import FeaturePipeline
 from dropout_layers_higgs import preprocessing
 from dropout_layers_higgs.data import KAGGLE_FEATURES, UCI_FEATURES
 from dropout_layers_higgs.preprocessing import HiggsPreprocessor
@@ -129,15 +132,69 @@ def test_blocks_do_not_change_the_result(toy, fitted, monkeypatch):
 
 
 # --------------------------------------------------------------------------
+# The transform, against the formula it always had
+
+
+def reference_transform(pre, X):
+    """The transform as HiggsPreprocessor computed it before it became a FeaturePipeline."""
+    block = np.asarray(X, dtype=np.float64)
+    missing = block == pre.missing_value
+    block = np.where(missing, pre.impute_values, block)
+    block[:, pre.log_columns] = np.log1p(np.maximum(block[:, pre.log_columns], 0.0))
+    block = (block - pre.mean) / pre.std
+    n_groups = int(pre.missing_group.max()) + 1
+    indicators = [missing[:, pre.missing_group == g].any(axis=1) for g in range(n_groups)]
+    return np.column_stack([block[:, pre.kept_columns], *indicators]).astype(np.float32)
+
+
+@pytest.mark.parametrize("options", [{}, {"drop_phi": True}, {"missing_indicators": False},
+                                     {"log_transform": False, "skew_threshold": 0.5}])
+def test_transform_is_the_formula_it_always_was(toy, options):
+    pre = HiggsPreprocessor(**options).fit(toy.X[:3000], toy.feature_names)
+    X = toy.X[3000:].copy()
+    X[:5, KAGGLE_FEATURES.index("PRI_tau_pt")] = -999.0   # missing where training never was
+    X[5:9, KAGGLE_FEATURES.index("PRI_met")] = -3.0        # negative before log1p
+    np.testing.assert_array_equal(pre.transform(X), reference_transform(pre, X))
+    np.testing.assert_array_equal(pre.pipeline.transform(X), pre.transform(X))
+
+
+def test_pipeline_steps_are_the_documented_ones(fitted):
+    steps = [type(step).__name__ for step in fitted.pipeline.steps]
+    assert steps == ["MissingIndicators", "ReplaceValue", "Log1p", "Standardize", "SelectColumns"]
+    assert fitted.pipeline.input_names == list(KAGGLE_FEATURES)
+    assert fitted.pipeline.output_names == fitted.output_names
+    plain = HiggsPreprocessor(missing_indicators=False).fit(np.ones((3, 2)) * [[1], [2], [4]],
+                                                             ["a", "b"])
+    assert [type(step).__name__ for step in plain.pipeline.steps][0] == "ReplaceValue"
+
+
+def test_dataframe_columns_are_checked_by_name(toy, fitted):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(toy.X[:50], columns=KAGGLE_FEATURES)
+    np.testing.assert_array_equal(fitted.transform(frame), fitted.transform(toy.X[:50]))
+    swapped = frame[[KAGGLE_FEATURES[1], KAGGLE_FEATURES[0], *KAGGLE_FEATURES[2:]]]
+    with pytest.raises(ValueError, match="column 1 is DER_mass_transverse_met_lep, expected "
+                                         "DER_mass_MMC"):
+        fitted.transform(swapped)
+    with pytest.raises(ValueError, match="missing PRI_met"):
+        fitted.transform(frame.drop(columns=["PRI_met"]))
+
+
+# --------------------------------------------------------------------------
 # State
 
 
-def assert_state_is_storable(state):
-    for key, value in state.items():
-        if isinstance(value, list):
-            assert all(isinstance(v, str) for v in value), key
-        else:
-            assert isinstance(value, (np.ndarray, str, int, float, bool)), key
+def legacy_state(pre):
+    """The state as HiggsPreprocessor.get_state wrote it in checkpoints before version 2."""
+    return {
+        "class": "HiggsPreprocessor", "version": 1, "log_transform": pre.log_transform,
+        "drop_phi": pre.drop_phi, "missing_indicators": pre.missing_indicators,
+        "missing_value": pre.missing_value, "skew_threshold": pre.skew_threshold,
+        "std_floor": pre.std_floor, "feature_names": list(pre.feature_names),
+        "output_names": pre.output_names, "impute_values": pre.impute_values.copy(),
+        "log_columns": pre.log_columns.copy(), "mean": pre.mean.copy(), "std": pre.std.copy(),
+        "kept_columns": pre.kept_columns.copy(), "missing_group": pre.missing_group.copy(),
+    }
 
 
 @pytest.mark.parametrize("options", [{}, {"drop_phi": True},
@@ -145,17 +202,34 @@ def assert_state_is_storable(state):
 def test_state_round_trip(toy, options):
     pre = HiggsPreprocessor(**options).fit(toy.X[:3000], toy.feature_names)
     state = pre.get_state()
-    assert_state_is_storable(state)
-    restored = HiggsPreprocessor.from_state(state)
-    assert restored.output_names == pre.output_names
-    np.testing.assert_array_equal(restored.transform(toy.X[3000:]), pre.transform(toy.X[3000:]))
+    assert FeaturePipeline.is_state(state) and state["class"] == "HiggsPreprocessor"
+    assert {key: state[key] for key in options} == options
+    for restored in (HiggsPreprocessor.from_state(state),
+                     HiggsPreprocessor.from_state(legacy_state(pre))):
+        assert restored.output_names == pre.output_names
+        assert restored.log_transform == pre.log_transform and restored.drop_phi == pre.drop_phi
+        np.testing.assert_array_equal(restored.transform(toy.X[3000:]),
+                                      pre.transform(toy.X[3000:]))
+    np.testing.assert_array_equal(FeaturePipeline.from_state(state).transform(toy.X[3000:]),
+                                  pre.transform(toy.X[3000:]))
 
 
-def test_state_round_trip_through_hdf5(tmp_path, toy, fitted):
+def test_checkpoint_predicts_raw_events_with_the_stored_state(tmp_path, toy, fitted):
+    network = build_higgs_mlp(fitted.n_outputs, hidden=(8,), p=0.5)
+    path = tmp_path / "model.h5"
+    save_checkpoint(path, network, preprocessing=fitted.get_state())
+    checkpoint = load_checkpoint(path)
+    restored = HiggsPreprocessor.from_state(checkpoint.preprocessing)
+    np.testing.assert_array_equal(restored.transform(toy.X), fitted.transform(toy.X))
+    expected = checkpoint.predict(fitted.transform(toy.X[:200]), preprocess=False)
+    np.testing.assert_array_equal(checkpoint.predict(toy.X[:200]), expected)
+
+
+def test_legacy_state_round_trip_through_hdf5(tmp_path, toy, fitted):
     path = tmp_path / "state.h5"
     with h5py.File(path, "w") as f:
         group = f.create_group("preprocessor")
-        for key, value in fitted.get_state().items():
+        for key, value in legacy_state(fitted).items():
             if isinstance(value, np.ndarray):
                 group.create_dataset(key, data=value)
             else:
@@ -169,16 +243,35 @@ def test_state_round_trip_through_hdf5(tmp_path, toy, fitted):
     np.testing.assert_array_equal(restored.transform(toy.X), fitted.transform(toy.X))
 
 
-def test_from_state_rejects_incomplete_or_foreign_state(fitted):
+def _with_step(state, index, **changes):
+    steps = {key: dict(step) for key, step in state["steps"].items()}
+    steps[str(index)].update(changes)
+    return dict(state, steps=steps)
+
+
+def test_from_state_rejects_incomplete_foreign_or_unsound_state(fitted):
     state = fitted.get_state()
-    with pytest.raises(ValueError, match="state lacks mean, std"):
-        HiggsPreprocessor.from_state({k: v for k, v in state.items() if k not in ("mean", "std")})
-    with pytest.raises(ValueError, match="state is of class 'DenseLayer'"):
-        HiggsPreprocessor.from_state(dict(state, **{"class": "DenseLayer"}))
-    with pytest.raises(ValueError, match=r"mean has shape \(29,\), expected \(30,\)"):
-        HiggsPreprocessor.from_state(dict(state, mean=state["mean"][1:]))
-    with pytest.raises(ValueError, match="version 2 is not supported"):
-        HiggsPreprocessor.from_state(dict(state, version=2))
+    legacy = legacy_state(fitted)
+    cases = [
+        ({k: v for k, v in legacy.items() if k not in ("mean", "std")}, "state lacks mean, std"),
+        (dict(state, **{"class": "DenseLayer"}), "state is of class 'DenseLayer'"),
+        (dict(legacy, mean=legacy["mean"][1:]), r"mean has shape \(29,\) and dtype float64"),
+        (dict(legacy, version=2), "version 2 is not supported"),
+        (dict(state, preprocessor_version=3), "version 3 is not supported"),
+        (dict(state, log_transform="yes"), "must be true or false"),
+        (dict(state, std_floor=float("nan")), "std_floor must be finite"),
+        (dict(legacy, feature_names=5), "feature_names must be a list of names"),
+        (_with_step(state, 3, mean=np.full(30, np.nan)), "Standardize mean holds NaN"),
+        (_with_step(state, 3, std=np.zeros(30)), "Standardize std must be positive"),
+        (dict(state, steps={str(i): state["steps"][key] for i, key in enumerate("0134")}),
+         "are not those of a HiggsPreprocessor"),
+        (_with_step(state, 1, marker=-1.0), "with the stored missing_value"),
+        (_with_step(state, 4, columns=np.r_[0:30, 32, 31, 30]), "not one that a HiggsPreprocessor"),
+        (dict(legacy, missing_group=np.full(30, 5)), "missing_group must number groups"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(ValueError, match=message):
+            HiggsPreprocessor.from_state(bad)
 
 
 # --------------------------------------------------------------------------

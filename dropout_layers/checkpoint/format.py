@@ -377,8 +377,12 @@ def decode_rng_state(text):
 
 
 def rng_to_state(rng):
-    """Return ``{"kind": ..., "state": ...}`` for a RandomState or Generator."""
-    if isinstance(rng, np.random.RandomState):
+    """Return ``{"kind": ..., "state": ...}`` for a RandomState or Generator.
+
+    The ``numpy.random`` module (the library's default global generator, as
+    in Lasagne) is NumPy's global RandomState.
+    """
+    if rng is np.random or isinstance(rng, np.random.RandomState):
         return {"kind": "RandomState", "state": rng.get_state(legacy=False)}
     if isinstance(rng, np.random.Generator):
         return {"kind": "Generator", "state": rng.bit_generator.state}
@@ -411,7 +415,7 @@ def state_to_rng(record, into=None):
     Parameters
     ----------
     record : dict
-    into : RandomState or Generator, optional
+    into : RandomState, Generator or the numpy.random module, optional
         Set in place and returned if it is of the recorded kind and bit
         generator, so that references to it see the restored state.
 
@@ -427,9 +431,10 @@ def state_to_rng(record, into=None):
     if record["kind"] == "RandomState":
         # Checked on a fresh generator first, so that a bad state leaves ``into`` as it was.
         fresh = _set_state(np.random.RandomState(bit_generator()), state)
-        if (isinstance(into, np.random.RandomState)
-                and into.get_state(legacy=False)["bit_generator"] == state["bit_generator"]):
-            return _set_state(into, state)
+        if (into is np.random or isinstance(into, np.random.RandomState)) and (
+                into.get_state(legacy=False)["bit_generator"] == state["bit_generator"]):
+            into.set_state(fresh.get_state(legacy=False))
+            return into
         return fresh
     fresh = _set_state(bit_generator(), state)
     if (isinstance(into, np.random.Generator)

@@ -1,4 +1,7 @@
-"""The benchmark scripts run and report consistent figures (never timed here: speed is the scripts' job)."""
+"""The benchmark scripts run and report consistent figures.
+
+Never timed here: speed is the scripts' job.
+"""
 import json
 
 from helpers import REPO, run_script
@@ -9,7 +12,8 @@ MLP_PARAMS = (30 * 600 + 600) + 2 * (600 * 600 + 600) + (600 + 1)
 
 
 def test_checkpoint_benchmark_reports_sizes_that_follow_the_storage(tmp_path):
-    proc = run_script(SCRIPTS / "benchmark_checkpoint.py", "--repeats", "1", "--json", "out.json", cwd=tmp_path)
+    proc = run_script(SCRIPTS / "benchmark_checkpoint.py", "--repeats", "1", "--json", "out.json",
+                      cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["n_params"] == MLP_PARAMS
@@ -23,7 +27,8 @@ def test_checkpoint_benchmark_reports_sizes_that_follow_the_storage(tmp_path):
 
 
 def test_dropout_benchmark_reports_every_variant_and_the_flop_count(tmp_path):
-    proc = run_script(SCRIPTS / "benchmark_dropout.py", "--rows", "2048", "--epochs", "2", "--chunks", "2",
+    proc = run_script(SCRIPTS / "benchmark_dropout.py", "--rows", "2048", "--epochs", "2",
+                      "--chunks", "2",
                       "--warmup-batches", "1", "--predict-rows", "512", "--no-torch",
                       "--variants", "none,switch+bits,multiply+bits", "--json", "out.json",
                       cwd=tmp_path)
@@ -42,6 +47,20 @@ def test_dropout_benchmark_reports_every_variant_and_the_flop_count(tmp_path):
 
 
 def test_dropout_benchmark_refuses_an_unknown_variant(tmp_path):
-    proc = run_script(SCRIPTS / "benchmark_dropout.py", "--no-torch", "--variants", "none,shuffle", cwd=tmp_path)
+    proc = run_script(SCRIPTS / "benchmark_dropout.py", "--no-torch", "--variants", "none,shuffle",
+                      cwd=tmp_path)
     assert proc.returncode != 0
     assert "shuffle" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_scale_benchmark_reports_every_size(tmp_path):
+    proc = run_script(SCRIPTS / "benchmark_scale.py", "--rows", "300", "1000", "--compare",
+                      "--json", "out.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert [row["rows"] for row in report["results"]] == [300, 1000]
+    for row in report["results"]:
+        assert row["read_s"] > 0 and row["epoch_s"] > 0 and row["pandas_read_s"] > 0
+        assert row["peak_read_over_matrix"] > 0 and row["file_bytes"] > 300 * 29 * 2
+    assert "| 1,000 |" in proc.stdout
+    assert not any(tmp_path.glob("uci_*"))  # the files are removed

@@ -222,7 +222,8 @@ def test_progress_bar_only_when_asked(capsys):
 
 def test_missing_file_and_directory(tmp_path):
     assert load_error(tmp_path / "nothing.csv").endswith("no such file")
-    assert "is a directory" in load_error(tmp_path)
+    (tmp_path / "notes.md").write_text("not data\n")
+    assert "is a directory with no data files (names ending in .csv" in load_error(tmp_path)
 
 
 def test_empty_file_and_header_only(tmp_path):
@@ -306,7 +307,8 @@ def test_all_events_of_one_class(tmp_path):
     only_background = [lines[0]] + [line[:-1] + "b" for line in lines[1:]]
     path = write_lines(tmp_path / "background.csv", only_background)
     message = load_error(path)
-    assert "all 20 events are background; training needs both signal and background events" in message
+    assert ("all 20 events are background; training needs both signal and background "
+            "events") in message
     assert load_higgs(path, allow_single_class=True).y.sum() == 0
 
 
@@ -328,9 +330,10 @@ def test_negative_weight_and_fractional_event_id(tmp_path):
     lines = with_field(lines_of(TRAINING), 2, "Weight", "-1.5")
     assert load_error(write_lines(tmp_path / "w.csv", lines)).endswith(
         "line 2, column Weight: weights must be non-negative, found -1.5")
-    lines = with_field(lines_of(TRAINING), 3, "EventId", "100001.5")
-    assert load_error(write_lines(tmp_path / "id.csv", lines)).endswith(
-        "line 3, column EventId: expected an integer, found 100001.5")
+    for value in ("100001.5", "100001.0", "1e5", ""):
+        lines = with_field(lines_of(TRAINING), 3, "EventId", value)
+        assert load_error(write_lines(tmp_path / "id.csv", lines)).endswith(
+            f"line 3, column EventId: expected an integer in int64 range, found {value!r}")
 
 
 def test_corrupt_gzip(tmp_path):

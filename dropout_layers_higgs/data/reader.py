@@ -1,0 +1,185 @@
+"""Reading one Higgs file: its first line, its format, then its blocks.
+
+:class:`FileReader` opens a file (see :mod:`.stream`), tells its format
+from line 1 (see :mod:`.schema`), and feeds its blocks of lines through a
+fast parser into an :class:`~.accumulate.Accumulator`. A block that the
+fast parser refuses, or whose values fail :func:`~.values.find_problem`, is
+read again by the careful :mod:`.validator`, which either reads it (a valid
+block the fast parser could not) or names the file, line and column at
+fault. Messages are one line and at most :data:`~.schema.MESSAGE_LIMIT`
+characters.
+"""
+import dataclasses
+import os
+import sys
+
+from tqdm.auto import tqdm
+
+from ..errors import HiggsDataError
+from .arrow_engine import ArrowEngine, arrow_available
+from .numpy_engine import NumpyEngine
+from .schema import SCHEMAS, clip, detect_format, header_problems
+from .stream import open_lines
+from .validator import describe, parse_carefully
+from .values import find_problem
+
+__all__ = ["FileReader", "ReadOptions", "ENGINES", "resolve_engine"]
+
+#: Parsers :func:`~.load.load_higgs` can use; ``'auto'`` is ``'arrow'`` when
+#: pyarrow is installed, else ``'numpy'``; ``'python'`` is the careful
+#: validator alone (slow: for checking a suspect file).
+ENGINES = ("auto", "arrow", "numpy", "python")
+_ENGINE_CLASSES = {"arrow": ArrowEngine, "numpy": NumpyEngine}
+# Files smaller than this load in about a second: no progress bar.
+_PROGRESS_MIN_BYTES = 32 * 2**20
+# Automatic block sizes: a 32nd of the file, within these bounds, so that a
+# block's text and parsed values stay small beside the float32 matrix.
+_MIN_BLOCK_BYTES, _MAX_BLOCK_BYTES = 1 << 20, 16 << 20
+# Plain text per compressed byte assumed when sizing a gzip file's arrays.
+_GZIP_RATIO_GUESS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadOptions:
+    """How :class:`FileReader` reads: the format expected, parser, block size, progress."""
+
+    format: str = None
+    engine: str = "auto"
+    chunk_rows: int = None
+    progress: bool = None
+
+
+def resolve_engine(engine):
+    """Return ``'arrow'``, ``'numpy'`` or ``'python'`` for an ``engine`` option."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "auto":
+        return "arrow" if arrow_available() else "numpy"
+    if engine == "arrow" and not arrow_available():
+        raise ValueError("engine='arrow' needs pyarrow: pip install 'dropout_layers[pandas]'")
+    return engine
+
+
+class FileReader:
+    """One pass over one open file.
+
+    Parameters
+    ----------
+    path : str
+        For messages.
+    raw : binary file object
+        Open, seekable.
+    options : ReadOptions
+        ``engine`` already resolved (see :func:`resolve_engine`).
+
+    Attributes
+    ----------
+    schema : Schema
+    delimiter : str
+    first_data_line : int
+        Line number of the first event (1 for UCI, 2 after a header).
+    """
+
+    def __init__(self, path, raw, options):
+        self.path = path
+        self.raw = raw
+        self.options = options
+        self._lines = open_lines(raw)
+        self._start()
+
+    def fail(self, message):
+        """Raise :class:`HiggsDataError` for this file."""
+        raise HiggsDataError(clip(f"{self.path}: {message}"))
+
+    def _start(self):
+        try:
+            first = self._lines.first_line()
+        except ValueError as exc:
+            self.fail(exc)
+        first = first.removeprefix(b"\xef\xbb\xbf")
+        if not first.strip():
+            if any(block.strip() for block in self._blocks(1 << 16)):
+                self.fail("line 1 is empty; expected a header or a data row")
+            self.fail("file is empty")
+        text = first.decode("utf-8", errors="backslashreplace")
+        try:
+            name = detect_format(text, self.options.format)
+        except ValueError as exc:
+            self.fail(exc)
+        self.schema = SCHEMAS[name]
+        if self.schema.has_header:
+            if "\t" in text and "," not in text:
+                self.fail(f"the header is tab-separated; {name} files are comma-separated")
+            problems = header_problems([field.strip() for field in text.split(",")],
+                                       self.schema.columns)
+            if problems:
+                self.fail(f"header does not match the {name} format: {problems}")
+            self.delimiter, self.first_data_line = ",", 2
+        else:
+            self.delimiter = "\t" if "\t" in text else ","
+            self._lines.push_back(first)
+            self.first_data_line = 1
+
+    def _blocks(self, block_bytes):
+        try:
+            yield from self._lines.blocks(block_bytes)
+        except ValueError as exc:  # a line too long
+            self.fail(exc)
+
+    def _size(self):
+        size = os.fstat(self.raw.fileno()).st_size
+        return size * _GZIP_RATIO_GUESS if self._lines.compressed else size
+
+    def _estimated_rows(self, block, n_lines):
+        """Estimate the file's events from its first block (for gzip: its ratio so far)."""
+        size = os.fstat(self.raw.fileno()).st_size
+        if self._lines.compressed:
+            size = size * self._lines.bytes_out / max(self.raw.tell(), 1)
+        return int(1.02 * size * n_lines / len(block)) + 16
+
+    def _block_bytes(self):
+        if self.options.chunk_rows is not None:
+            return max(self.options.chunk_rows * (self._lines.peek_row_bytes() or 256), 4096)
+        return min(max(self._size() // 32, _MIN_BLOCK_BYTES), _MAX_BLOCK_BYTES)
+
+    def read_into(self, sink):
+        """Append every event of the file to ``sink``; return how many there were."""
+        block_bytes = self._block_bytes()
+        engine_class = _ENGINE_CLASSES.get(self.options.engine)
+        engine = engine_class and engine_class(self.schema, self.delimiter, block_bytes)
+        bar = _progress_bar(self.path, os.fstat(self.raw.fileno()).st_size,
+                            self.options.progress)
+        line, n_rows = self.first_data_line, 0
+        try:
+            for block in self._blocks(block_bytes):
+                n_lines = block.count(b"\n")
+                parsed = self._parse(engine, block, line, n_lines)
+                if n_rows == 0:
+                    sink.reserve(self._estimated_rows(block, n_lines))
+                sink.append(parsed)
+                line += n_lines
+                n_rows += n_lines
+                bar.update(self.raw.tell() - bar.n)
+        finally:
+            bar.close()
+        if n_rows == 0:
+            self.fail("no data rows after the header")
+        return n_rows
+
+    def _parse(self, engine, block, first_line, n_lines):
+        parsed = engine.parse(block, n_lines) if engine is not None else None
+        if parsed is not None and find_problem(parsed, self.schema) is None:
+            return parsed
+        # The careful path: read the block again, field by field.
+        parsed, syntax = parse_carefully(block, self.schema, self.delimiter)
+        problem = find_problem(parsed, self.schema) or syntax
+        if problem is not None:
+            self.fail(describe(problem, f"line {first_line + problem.row}"))
+        return parsed
+
+
+def _progress_bar(path, total_bytes, progress):
+    if progress is None:
+        progress = total_bytes >= _PROGRESS_MIN_BYTES and sys.stderr.isatty()
+    return tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=f"reading {os.path.basename(path)}", disable=not progress, leave=False)

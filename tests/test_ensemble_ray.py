@@ -126,7 +126,8 @@ def test_ensemble_file_predicts_the_member_mean(local_run, data):
     assert len(ensemble) == 4 and ensemble.threshold == local_run.scores["threshold"]
     X = HiggsPreprocessor.from_state(ensemble.preprocessing).transform(data.X[:300], data.feature_names)
     members = [load_checkpoint(member_path(Path(local_run.path).parent, i)) for i in range(4)]
-    expected = np.mean([m.predict(X).astype(np.float64) for m in members], axis=0)
+    expected = np.mean([m.predict(X, preprocess=False).astype(np.float64) for m in members],
+                       axis=0)
     np.testing.assert_allclose(ensemble.predict(X), expected, rtol=0, atol=1e-6)
     # The file's members are the members trained (not just equal-shaped ones).
     for member, trained in zip(ensemble.members, local_run.members):

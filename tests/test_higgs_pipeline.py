@@ -329,7 +329,8 @@ def test_checkpoint_predicts_alone_and_resumes_exactly(trained, toy, tmp_path):
     preprocessor = HiggsPreprocessor.from_state(checkpoint.preprocessing)
     X = toy.X[trained.test_idx]
     np.testing.assert_array_equal(
-        checkpoint.predict(preprocessor.transform(X, toy.feature_names)).reshape(-1),
+        checkpoint.predict(preprocessor.transform(X, toy.feature_names),
+                           preprocess=False).reshape(-1),
         trained.test_scores.astype(np.float32))
 
     # Resuming from the best epoch's checkpoint replays the epochs after it

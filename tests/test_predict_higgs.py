@@ -38,7 +38,8 @@ def write_checkpoint(path, X, feature_names, seed):
                     metadata={"kind": CHECKPOINT_KIND, "feature_names": list(feature_names),
                               "threshold": 0.0, "epoch": 1})
     checkpoint = load_checkpoint(path)
-    scores = checkpoint.predict(preprocessor.transform(X, feature_names)).reshape(-1)
+    scores = checkpoint.predict(preprocessor.transform(X, feature_names),
+                                preprocess=False).reshape(-1)
     # Rewrite with a threshold inside the scores, so both classes occur.
     threshold = float(np.median(scores))
     save_checkpoint(path, network, preprocessing=preprocessor.get_state(),

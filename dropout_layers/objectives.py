@@ -8,9 +8,16 @@ weights::
     loss = binary_crossentropy(prediction[:, 0], target_var)
     loss = aggregate(loss, weights=weight_var, mode='normalized_sum')
 
-Where the network's last layer is linear, pass its output as logits with
-``from_logits=True``; the loss is then computed in a form that stays finite
-and exact for any logit, and its gradient never vanishes on saturated units.
+As in Lasagne, the cross-entropies take the logarithm of the probabilities
+as they are, unclipped. On probabilities straight from a sigmoid or softmax
+this is still exact: PyTensor's stabilising rewrites turn ``log(sigmoid(z))``
+and ``log(1 - sigmoid(z))`` into softplus terms when the graph is compiled
+(``mode='FAST_COMPILE'`` skips them). Where probabilities come from anywhere
+else (an ensemble average, a clipped output), pass ``eps=1e-7`` to clip them.
+The numerically safe path for a model's own training is ``from_logits=True``
+on the output of a linear last layer: the loss is then computed in a form that
+stays finite and exact for any logit, and its gradient never vanishes on
+saturated units.
 
 Dtypes are preserved: targets and weights are cast to the dtype of the
 predictions, and constants are created in that dtype, so float32 predictions
@@ -36,6 +43,8 @@ __all__ = [
     "categorical_crossentropy",
     "squared_error",
     "binary_hinge_loss",
+    "multiclass_hinge_loss",
+    "huber_loss",
     "aggregate",
     "binary_accuracy",
     "categorical_accuracy",
@@ -49,7 +58,7 @@ def _constant(value, dtype):
 
 
 def _float_dtype(variable):
-    """The float dtype computations on ``variable`` should use."""
+    """Return the float dtype that computations on ``variable`` should use."""
     return variable.dtype if variable.dtype.startswith("float") else get_floatX()
 
 
@@ -91,7 +100,7 @@ def align_targets(predictions, targets):
     return predictions, targets
 
 
-def binary_crossentropy(predictions, targets, from_logits=False, eps=1e-7):
+def binary_crossentropy(predictions, targets, from_logits=False, eps=0.0):
     """Binary cross-entropy between predictions and 0/1 (or soft) targets.
 
     ``-(t * log(p) + (1 - t) * log(1 - p))``
@@ -106,9 +115,9 @@ def binary_crossentropy(predictions, targets, from_logits=False, eps=1e-7):
         Compute from logits ``z`` as ``softplus(z) - t * z``, which is exact
         and finite for any ``z``.
     eps : float
-        Probabilities are clipped to ``[eps, 1 - eps]`` so the loss stays
-        finite (ignored with ``from_logits``). The default suits float32,
-        whose spacing just below 1 is 6e-8; ``0`` disables clipping.
+        Clip probabilities to ``[eps, 1 - eps]`` so the loss stays finite
+        (ignored with ``from_logits``); ``1e-7`` suits float32, whose spacing
+        just below 1 is 6e-8. The default ``0``, no clipping, is Lasagne's.
 
     Returns
     -------
@@ -119,7 +128,8 @@ def binary_crossentropy(predictions, targets, from_logits=False, eps=1e-7):
     -----
     Clipping zeroes the gradient of predictions beyond the clip range; a
     saturated sigmoid output then stops learning. Training from logits does
-    not have this problem.
+    not have this problem, nor do unclipped probabilities straight from a
+    sigmoid (see the module notes).
     """
     _check_eps(eps)
     predictions, targets = _prepare(predictions, targets)
@@ -132,7 +142,7 @@ def binary_crossentropy(predictions, targets, from_logits=False, eps=1e-7):
     return -(targets * pt.log(predictions) + (one - targets) * pt.log1p(-predictions))
 
 
-def categorical_crossentropy(predictions, targets, from_logits=False, eps=1e-7):
+def categorical_crossentropy(predictions, targets, from_logits=False, eps=0.0):
     """Categorical cross-entropy between predicted distributions and targets.
 
     Parameters
@@ -148,8 +158,8 @@ def categorical_crossentropy(predictions, targets, from_logits=False, eps=1e-7):
         Compute ``-log_softmax(z)`` by the log-sum-exp formulation, exact
         and finite for any logits.
     eps : float
-        Probabilities below ``eps`` are raised to ``eps`` (ignored with
-        ``from_logits``); ``0`` disables clipping.
+        Raise probabilities below ``eps`` to ``eps`` (ignored with
+        ``from_logits``). The default ``0``, no clipping, is Lasagne's.
 
     Returns
     -------
@@ -243,6 +253,84 @@ def binary_hinge_loss(predictions, targets, delta=1, log_odds=None, binary=True)
     return pt.maximum(_constant(0, dtype), _constant(delta, dtype) - predictions * targets)
 
 
+def multiclass_hinge_loss(predictions, targets, delta=1):
+    """Multi-class hinge loss ``max(0, delta + max_{j != t} p_j - p_t)`` (Crammer and Singer).
+
+    Parameters
+    ----------
+    predictions : TensorVariable
+        Scores, one row per example, classes along axis 1.
+    targets : TensorVariable
+        Class indices (a vector) or one-hot rows of the predictions' shape.
+    delta : float
+        The margin.
+
+    Returns
+    -------
+    TensorVariable
+        One loss per example.
+
+    Raises
+    ------
+    TypeError
+        If the ranks of ``predictions`` and ``targets`` do not fit.
+
+    References
+    ----------
+    .. [1] Crammer and Singer (2001): On the algorithmic implementation of
+       multiclass kernel-based vector machines. JMLR 2.
+    """
+    predictions = pt.as_tensor_variable(predictions)
+    predictions = _cast(predictions, _float_dtype(predictions))
+    targets = pt.as_tensor_variable(targets)
+    if predictions.ndim != 2 or targets.ndim not in (1, 2):
+        raise TypeError(
+            f"rank mismatch between targets ({targets.ndim}-D) and predictions "
+            f"({predictions.ndim}-D): predictions must be a matrix, targets class indices or "
+            "one-hot rows"
+        )
+    dtype = predictions.dtype
+    if targets.ndim == 1:
+        is_target = pt.eq(pt.arange(predictions.shape[1])[None, :], targets[:, None])
+    else:
+        is_target = pt.neq(targets, 0)
+    correct = pt.sum(pt.switch(is_target, predictions, _constant(0, dtype)), axis=1)
+    others = pt.max(pt.switch(is_target, _constant(-np.inf, dtype), predictions), axis=1)
+    return pt.maximum(_constant(0, dtype), others - correct + _constant(delta, dtype))
+
+
+def huber_loss(predictions, targets, delta=1):
+    """Huber loss: squared near zero, absolute far out.
+
+    ``0.5 * d ** 2`` where ``|d| <= delta``, else ``delta * (|d| - delta / 2)``,
+    with ``d = predictions - targets``.
+
+    Parameters
+    ----------
+    predictions, targets : TensorVariable
+        ``targets`` is cast to the predictions' dtype and aligned as by
+        :func:`align_targets`.
+    delta : float
+        Where the loss turns from quadratic to linear.
+
+    Returns
+    -------
+    TensorVariable
+        Element-wise loss.
+
+    References
+    ----------
+    .. [1] Huber (1964): Robust estimation of a location parameter. Annals of
+       Mathematical Statistics 35(1).
+    """
+    predictions, targets = _prepare(predictions, targets)
+    dtype = predictions.dtype
+    abs_diff = abs(predictions - targets)
+    quadratic = _constant(0.5, dtype) * pt.sqr(abs_diff)
+    linear = _constant(delta, dtype) * (abs_diff - _constant(delta / 2.0, dtype))
+    return pt.switch(pt.le(abs_diff, _constant(delta, dtype)), quadratic, linear)
+
+
 def aggregate(loss, weights=None, mode="mean"):
     """Reduce an element-wise loss to a scalar, optionally weighted.
 
@@ -276,7 +364,7 @@ def aggregate(loss, weights=None, mode="mean"):
     if mode not in _AGGREGATE_MODES:
         raise ValueError(f"mode must be 'mean', 'sum' or 'normalized_sum', got {mode!r}")
     if mode == "normalized_sum" and weights is None:
-        raise ValueError("mode='normalized_sum' requires weights")
+        raise ValueError("mode='normalized_sum': require weights to normalise by")
     loss = pt.as_tensor_variable(loss)
     loss = _cast(loss, _float_dtype(loss))
     if weights is not None:

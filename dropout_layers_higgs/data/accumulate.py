@@ -63,7 +63,11 @@ class Accumulator:
     def reserve(self, rows):
         """Make room for ``rows`` more rows (an estimate: unused room costs nothing)."""
         if self.n_rows + rows > self.capacity:
-            self._resize(self.n_rows + int(rows))
+            if self.n_rows == 0:  # fresh arrays: untouched until written, not zero-filled
+                self._arrays = {name: np.empty((int(rows),) + array.shape[1:], array.dtype)
+                                for name, array in self._arrays.items()}
+            else:
+                self._resize(self.n_rows + int(rows))
 
     def append(self, block):
         """Copy a checked :class:`~.values.ParsedBlock` after the rows held."""

@@ -59,11 +59,12 @@ class NumpyEngine:
                            .get(kind, np.float64)))
         self._dtype = np.dtype(fields)
 
-    def parse(self, block, n_lines):
+    def parse(self, block):
         """Return the block's :class:`~.values.ParsedBlock`, or None if NumPy refuses it."""
         buf = np.frombuffer(block, dtype=np.uint8)
         if not self._allowed[buf].all():
             return None
+        n_lines = int(np.count_nonzero(buf == ord("\n")))
         if self.schema.has("Label"):
             block = self._encode_letters(buf, n_lines)
             if block is None:

@@ -19,7 +19,7 @@ from ..errors import HiggsDataError
 from .arrow_engine import ArrowEngine, arrow_available
 from .numpy_engine import NumpyEngine
 from .schema import SCHEMAS, clip, detect_format, header_problems
-from .stream import open_lines
+from .stream import LineError, open_lines
 from .validator import describe, parse_carefully
 from .values import find_problem
 
@@ -85,6 +85,7 @@ class FileReader:
         self.raw = raw
         self.options = options
         self._lines = open_lines(raw)
+        self._lines_read = 0
         self._start()
 
     def fail(self, message):
@@ -98,7 +99,7 @@ class FileReader:
             self.fail(exc)
         first = first.removeprefix(b"\xef\xbb\xbf")
         if not first.strip():
-            if any(block.strip() for block in self._blocks(1 << 16)):
+            if any(not block.isspace() for block in self._blocks(1 << 16)):
                 self.fail("line 1 is empty; expected a header or a data row")
             self.fail("file is empty")
         text = first.decode("utf-8", errors="backslashreplace")
@@ -120,11 +121,11 @@ class FileReader:
             self._lines.push_back(first)
             self.first_data_line = 1
 
-    def _blocks(self, block_bytes):
+    def _blocks(self, block_bytes, first_line=1):
         try:
             yield from self._lines.blocks(block_bytes)
-        except ValueError as exc:  # a line too long
-            self.fail(exc)
+        except LineError as exc:  # a line too long
+            self.fail(f"line {first_line + self._lines_read + exc.lines_into_block} {exc}")
 
     def _size(self):
         size = os.fstat(self.raw.fileno()).st_size
@@ -149,25 +150,23 @@ class FileReader:
         engine = engine_class and engine_class(self.schema, self.delimiter, block_bytes)
         bar = _progress_bar(self.path, os.fstat(self.raw.fileno()).st_size,
                             self.options.progress)
-        line, n_rows = self.first_data_line, 0
+        self._lines_read = 0
         try:
-            for block in self._blocks(block_bytes):
-                n_lines = block.count(b"\n")
-                parsed = self._parse(engine, block, line, n_lines)
-                if n_rows == 0:
-                    sink.reserve(self._estimated_rows(block, n_lines))
+            for block in self._blocks(block_bytes, self.first_data_line):
+                parsed = self._parse(engine, block, self.first_data_line + self._lines_read)
+                if self._lines_read == 0:
+                    sink.reserve(self._estimated_rows(block, parsed.n_rows))
                 sink.append(parsed)
-                line += n_lines
-                n_rows += n_lines
+                self._lines_read += parsed.n_rows
                 bar.update(self.raw.tell() - bar.n)
         finally:
             bar.close()
-        if n_rows == 0:
+        if self._lines_read == 0:
             self.fail("no data rows after the header")
-        return n_rows
+        return self._lines_read
 
-    def _parse(self, engine, block, first_line, n_lines):
-        parsed = engine.parse(block, n_lines) if engine is not None else None
+    def _parse(self, engine, block, first_line):
+        parsed = engine.parse(block) if engine is not None else None
         if parsed is not None and find_problem(parsed, self.schema) is None:
             return parsed
         # The careful path: read the block again, field by field.

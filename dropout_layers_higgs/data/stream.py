@@ -32,7 +32,13 @@ LINE_LIMIT = 1 << 20
 
 
 class LineError(ValueError):
-    """A file's lines cannot be cut (a line too long); the message has no path."""
+    """A file's lines cannot be cut (a line too long); the message has no path.
+
+    ``lines_into_block`` (when set) counts the whole lines before the long
+    one in the block being cut.
+    """
+
+    lines_into_block = None
 
 
 def open_lines(raw):
@@ -62,8 +68,6 @@ class LineSource:
     ----------
     newline : {'LF', 'CR'}
         ``'CR'`` when the file ends its lines with a lone carriage return.
-    lines_cut : int
-        Lines handed out so far (the first line included).
     bytes_out : int
         Bytes read from ``stream`` so far (decompressed), the first line included.
     """
@@ -74,7 +78,6 @@ class LineSource:
         self.bytes_out = 0
         self._buffer = b""
         self.newline = "LF"
-        self.lines_cut = 0
 
     def _read(self, size):
         data = self._stream.read(size)
@@ -105,13 +108,11 @@ class LineSource:
                                 "break; not a Higgs CSV file")
             cut = len(head)
         self._buffer = head[cut + 1:]
-        self.lines_cut = 1
         return head[:cut]
 
     def push_back(self, line):
         """Return ``line`` (line 1, when it is data) to the front of the stream."""
         self._buffer = line + b"\n" + self._buffer
-        self.lines_cut -= 1
 
     def peek_row_bytes(self):
         """Length of the next line in bytes, or None when unknown."""
@@ -122,12 +123,14 @@ class LineSource:
         r"""Yield blocks of whole lines, each ending with ``\n``.
 
         Blank lines at the end of the file are dropped; a blank line
-        anywhere else stays and is reported by the parser.
+        anywhere else stays and is reported by the parser. Lines are not
+        counted here (the parsers count them as they go); a line that is too
+        long raises :class:`LineError` with ``lines_into_block`` set.
         """
         held = None
         blank = None
         for block in self._whole_line_blocks(block_bytes):
-            if not block.strip():
+            if block.isspace():
                 blank = blank if blank is not None else block
                 continue
             if held is not None:
@@ -149,12 +152,10 @@ class LineSource:
                 return
             if not block.endswith(b"\n"):
                 cut = block.rfind(b"\n") + 1
-                tail = block[cut:]
-                block = block[:cut] + self._rest_of_line(tail, block[:cut].count(b"\n"))
-            self.lines_cut += block.count(b"\n")
+                block = block[:cut] + self._rest_of_line(block[cut:], block, cut)
             yield block
 
-    def _rest_of_line(self, tail, complete_lines):
+    def _rest_of_line(self, tail, block, cut):
         """Read until the line started by ``tail`` ends; refuse it past LINE_LIMIT."""
         parts, size = [tail], len(tail)
         while True:
@@ -170,9 +171,10 @@ class LineSource:
                 parts.append(more)
                 size += len(more)
             if size > LINE_LIMIT:
-                line = self.lines_cut + complete_lines + 1
-                raise LineError(f"line {line} is longer than {LINE_LIMIT} bytes; not a Higgs "
-                                "CSV file (or its line breaks are lost)")
+                error = LineError(f"is longer than {LINE_LIMIT} bytes; not a Higgs CSV file "
+                                  "(or its line breaks are lost)")
+                error.lines_into_block = block.count(b"\n", 0, cut)
+                raise error
             if end >= 0:
                 return b"".join(parts)
 

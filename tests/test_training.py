@@ -22,6 +22,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import dropout_layers as dl
 from dropout_layers import nonlinearities
+from dropout_layers.training import callbacks as training_callbacks
+from dropout_layers.training import trainer as training_trainer
 from dropout_layers.objectives import aggregate, squared_error
 from dropout_layers.training import (
     BatchIterator,
@@ -590,8 +592,8 @@ class FakeCheckpointModule(types.ModuleType):
 @pytest.fixture
 def fake_checkpoint(monkeypatch):
     module = FakeCheckpointModule()
-    monkeypatch.setitem(sys.modules, "dropout_layers.checkpoint", module)
-    monkeypatch.setattr(dl, "checkpoint", module, raising=False)
+    monkeypatch.setattr(training_callbacks, "save_checkpoint", module.save_checkpoint)
+    monkeypatch.setattr(training_trainer, "restore_training_state", module.restore_training_state)
     return module
 
 

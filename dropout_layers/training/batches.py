@@ -8,21 +8,15 @@ uninterrupted run would have seen, without any iterator state in the
 checkpoint, and the order of one epoch does not depend on how many epochs
 came before it.
 """
-import numbers
-
 import numpy as np
+
+from ..checks import check_non_negative_int, check_positive_int
 
 __all__ = ["epoch_permutation", "batch_indices", "iterate_minibatches", "BatchIterator"]
 
 
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def epoch_permutation(n, seed, epoch):
-    """The order in which epoch ``epoch`` of a run seeded with ``seed`` visits ``n`` rows.
+    """Return the order in which epoch ``epoch`` of a run seeded with ``seed`` visits ``n`` rows.
 
     Parameters
     ----------
@@ -38,11 +32,9 @@ def epoch_permutation(n, seed, epoch):
     numpy.ndarray of int64, shape (n,)
         A permutation of ``range(n)``.
     """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
-        raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}")
-    return np.random.default_rng([int(seed), int(epoch)]).permutation(int(n))
+    seed = check_non_negative_int(seed, "seed")
+    epoch = check_non_negative_int(epoch, "epoch")
+    return np.random.default_rng([seed, epoch]).permutation(int(n))
 
 
 def batch_indices(n, batch_size, shuffle=False, seed=0, epoch=0, drop_last=False):
@@ -74,7 +66,7 @@ def batch_indices(n, batch_size, shuffle=False, seed=0, epoch=0, drop_last=False
         If ``batch_size`` is not a positive integer, or ``drop_last`` leaves
         no batch at all.
     """
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
     order = epoch_permutation(n, seed, epoch) if shuffle else np.arange(int(n), dtype=np.int64)
     stop = n - n % batch_size if drop_last else n
     if stop == 0 and n > 0:
@@ -153,7 +145,7 @@ class BatchIterator:
         for name, array in (("y", y), ("weights", weights)):
             if array is not None and len(array) != n:
                 raise ValueError(f"{name} has {len(array)} rows but X has {n}")
-        self.batch_size = _check_positive_int(batch_size, "batch_size")
+        self.batch_size = check_positive_int(batch_size, "batch_size")
         self.shuffle = bool(shuffle)
         self.seed = seed
         self.drop_last = bool(drop_last)
@@ -166,7 +158,7 @@ class BatchIterator:
         return len(self.X)
 
     def __len__(self):
-        """Number of batches per epoch."""
+        """Return the number of batches per epoch."""
         n, size = self.n_samples, self.batch_size
         return n // size if self.drop_last else -(-n // size)
 

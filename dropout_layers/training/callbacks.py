@@ -3,6 +3,12 @@
 A callback subclasses :class:`Callback` and overrides the hooks it needs.
 The fit loop calls, for each callback in the order given:
 
+* ``on_compile_begin(trainer, estimate)`` and ``on_compile_end(trainer,
+  seconds)`` around the compilation of the train and evaluation steps,
+  when a ``fit`` call finds them not yet compiled (the first ``fit`` of a
+  trainer); ``estimate`` is a rough first-run time in seconds, or ``None``,
+  and the compilation is much quicker when PyTensor's cache already holds
+  the network;
 * ``on_train_begin(trainer)`` once, before the first epoch of a
   :meth:`~dropout_layers.training.Trainer.fit` call;
 * ``on_epoch_begin(trainer, epoch)`` before each epoch (epochs count from 1
@@ -24,6 +30,9 @@ import warnings
 
 import numpy as np
 
+from ..checkpoint import save_checkpoint
+from ..checks import check_positive_int
+
 __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "ParamSchedule",
            "LearningRateSchedule", "linear_ramp", "save_training_checkpoint"]
 
@@ -31,20 +40,26 @@ __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "ParamSchedule",
 class Callback:
     """Base class of fit-loop callbacks; every hook does nothing."""
 
+    def on_compile_begin(self, trainer, estimate):
+        """Before the steps are compiled; ``estimate`` is a first-run guess in seconds or None."""
+
+    def on_compile_end(self, trainer, seconds):
+        """After the steps are compiled, ``seconds`` later."""
+
     def on_train_begin(self, trainer):
-        pass
+        """Before the first epoch of a ``fit`` call."""
 
     def on_epoch_begin(self, trainer, epoch):
-        pass
+        """Before epoch ``epoch``."""
 
     def on_batch_end(self, trainer, epoch, batch, loss):
-        pass
+        """After training batch ``batch`` of ``epoch``, whose loss was ``loss``."""
 
     def on_epoch_end(self, trainer, epoch, record):
-        pass
+        """After epoch ``epoch``, whose history row is ``record``."""
 
     def on_train_end(self, trainer):
-        pass
+        """At the end of a ``fit`` call, also after early stopping or Ctrl-C."""
 
 
 class _Monitor:
@@ -152,9 +167,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="valid_loss", mode="auto", patience=10, min_delta=0.0,
                  restore_best=True):
-        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1:
-            raise ValueError(f"EarlyStopping: patience must be a positive integer, got {patience!r}")
-        self.patience = int(patience)
+        self.patience = check_positive_int(patience, "EarlyStopping: patience")
         self.restore_best = bool(restore_best)
         self._monitor = _Monitor(monitor, mode, min_delta, "EarlyStopping")
         self._best_values = None
@@ -164,26 +177,32 @@ class EarlyStopping(Callback):
 
     @property
     def monitor(self):
+        """The column asked for."""
         return self._monitor.monitor
 
     @property
     def best_epoch(self):
+        """The epoch of the best value so far, or None."""
         return self._monitor.best_epoch
 
     @property
     def best_value(self):
+        """The best value so far, or None."""
         return self._monitor.best_value
 
     def on_train_begin(self, trainer):
+        """Rebuild the best value from the history (a resumed run) and keep its parameters."""
         self.stopped_epoch = None
         self._monitor.replay(trainer.history)
         best_epoch = self._monitor.best_epoch
         self.wait = 0 if best_epoch is None else trainer.epoch - best_epoch
-        if best_epoch is not None and best_epoch == trainer.epoch and self._values_epoch != best_epoch:
+        if (best_epoch is not None and best_epoch == trainer.epoch
+                and self._values_epoch != best_epoch):
             # Resumed at the best epoch: the current parameters are its values.
             self._best_values, self._values_epoch = trainer.get_param_values(), best_epoch
 
     def on_epoch_end(self, trainer, epoch, record):
+        """Keep the parameters of a new best epoch; stop after ``patience`` without one."""
         if self._monitor.key is None:
             self._monitor.resolve(record.keys())
         if self._monitor.update(epoch, record.get(self._monitor.key)):
@@ -201,6 +220,7 @@ class EarlyStopping(Callback):
             )
 
     def on_train_end(self, trainer):
+        """Restore the best epoch's parameters (with ``restore_best``)."""
         best_epoch = self._monitor.best_epoch
         if not self.restore_best or best_epoch is None:
             return
@@ -226,9 +246,6 @@ def save_training_checkpoint(path, trainer):
     history and ``trainer.checkpoint_metadata()`` (which holds the epoch),
     everything :meth:`Trainer.fit` needs to resume with ``resume_from=path``.
     """
-    # Imported here: checkpoints need h5py, which plain training does not.
-    from ..checkpoint import save_checkpoint
-
     save_checkpoint(path, trainer.network, optimizer=trainer.optimizer_state,
                     history=trainer.history.to_dict(), metadata=trainer.checkpoint_metadata())
 
@@ -261,23 +278,25 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, path, every=None, on_best=True, monitor="valid_loss", mode="auto",
                  min_delta=0.0, save_fn=None):
-        if every is not None and (isinstance(every, bool) or not isinstance(every, numbers.Integral)
-                                  or every < 1):
-            raise ValueError(f"ModelCheckpoint: every must be a positive integer or None, got {every!r}")
+        if every is not None:
+            every = check_positive_int(every, "ModelCheckpoint: every")
         if every is None and not on_best:
-            raise ValueError("ModelCheckpoint: with every=None and on_best=False nothing would be saved")
+            raise ValueError("ModelCheckpoint: with every=None and on_best=False nothing would "
+                             "be saved")
         self.path = path
-        self.every = None if every is None else int(every)
+        self.every = every
         self.on_best = bool(on_best)
         self.save_fn = save_training_checkpoint if save_fn is None else save_fn
         self._monitor = _Monitor(monitor, mode, min_delta, "ModelCheckpoint")
         self.saved = []
 
     def on_train_begin(self, trainer):
+        """Rebuild the best value from the history of a resumed run."""
         if self.on_best:
             self._monitor.replay(trainer.history)
 
     def on_epoch_end(self, trainer, epoch, record):
+        """Save when the epoch is due or improves the monitored column."""
         due = self.every is not None and epoch % self.every == 0
         if self.on_best:
             if self._monitor.key is None:
@@ -324,9 +343,11 @@ class ParamSchedule(Callback):
         self.fn = fn
 
     def on_epoch_begin(self, trainer, epoch):
+        """Set the variable to ``fn(epoch)``, in its dtype and shape."""
         value = np.asarray(self.fn(epoch))
         if not np.all(np.isfinite(value)):
-            raise ValueError(f"{type(self).__name__}: fn({epoch}) returned {value}, not a finite value")
+            raise ValueError(f"{type(self).__name__}: fn({epoch}) returned {value}, not a finite "
+                             "value")
         current = self.variable.get_value(borrow=True)
         self.variable.set_value(value.astype(current.dtype).reshape(np.shape(current)))
 
@@ -345,6 +366,7 @@ class LearningRateSchedule(ParamSchedule):
         super().__init__(None, fn)
 
     def on_train_begin(self, trainer):
+        """Take the trainer's learning rate as the variable to set."""
         if trainer.learning_rate is None:
             raise ValueError(
                 "LearningRateSchedule: the trainer's update rule takes no learning_rate, "
@@ -354,7 +376,7 @@ class LearningRateSchedule(ParamSchedule):
 
 
 def linear_ramp(start, stop, epochs):
-    """A schedule going linearly from ``start`` at epoch 1 to ``stop`` at ``epochs``, then flat.
+    """Make a schedule going linearly from ``start`` at epoch 1 to ``stop`` at ``epochs``.
 
     Parameters
     ----------
@@ -367,9 +389,8 @@ def linear_ramp(start, stop, epochs):
     callable
         ``fn(epoch) -> float``.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-        raise ValueError(f"linear_ramp: epochs must be a positive integer, got {epochs!r}")
-    start, stop, epochs = float(start), float(stop), int(epochs)
+    epochs = check_positive_int(epochs, "linear_ramp: epochs")
+    start, stop = float(start), float(stop)
 
     def ramp(epoch):
         if epochs == 1 or epoch >= epochs:

@@ -27,7 +27,7 @@ _TRAILING = ("learning_rate", "seconds")
 
 
 def _plain(value):
-    """A JSON-friendly Python scalar for NumPy scalars and 0-d arrays."""
+    """Turn NumPy scalars and 0-d arrays into JSON-friendly Python scalars."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, np.bool_):
@@ -124,11 +124,11 @@ class History:
         return leading + valid + others + trailing
 
     def column(self, key):
-        """The values of ``key`` over the epochs (``None`` where a row lacks it)."""
+        """Return the values of ``key`` over the epochs (``None`` where a row lacks it)."""
         return [record.get(key) for record in self.records]
 
     def best(self, monitor, mode="min"):
-        """The row with the best value of ``monitor``; the first one on ties.
+        """Return the row with the best value of ``monitor``; the first one on ties.
 
         Parameters
         ----------
@@ -153,7 +153,7 @@ class History:
         return best
 
     def to_dict(self):
-        """A JSON-serialisable copy: ``{"records": [...], "interrupted": ...}``."""
+        """Return a JSON-serialisable copy: ``{"records": [...], "interrupted": ...}``."""
         return {"records": [dict(record) for record in self.records],
                 "interrupted": None if self.interrupted is None else dict(self.interrupted)}
 
@@ -181,7 +181,7 @@ class History:
         return {key: max(len(key), 9) for key in keys}
 
     def format_header(self, keys=None):
-        """The table's header line and rule, for ``keys`` (default: :meth:`keys`)."""
+        """Format the table's header line and rule, for ``keys`` (default: :meth:`keys`)."""
         keys = self.keys() if keys is None else list(keys)
         widths = self._widths(keys)
         header = "  ".join(key.rjust(widths[key]) for key in keys)
@@ -194,7 +194,7 @@ class History:
         return "  ".join(_format_value(key, record.get(key), widths[key]) for key in keys)
 
     def format_table(self, keys=None):
-        """The whole table: header, rule and one line per epoch."""
+        """Format the whole table: header, rule and one line per epoch."""
         keys = self.keys() if keys is None else list(keys)
         lines = [self.format_header(keys)]
         lines.extend(self.format_row(record, keys) for record in self.records)

@@ -1,15 +1,10 @@
-"""The fit loop: compile a network's train and eval steps and run epochs.
+"""The fit loop's front: :class:`Trainer` and the one-call :func:`fit`.
 
-:class:`Trainer` follows the Lasagne recipe::
-
-    prediction = get_output(network)                     # dropout active
-    loss = loss_builder(prediction, target_var, weight_var)
-    updates = update_rule(loss + penalty, params, learning_rate=shared_lr)
-    train_fn = pytensor.function([input_var, target_var, weight_var], loss, updates=updates)
-
-and one deterministic eval function returning the loss and the
-predictions, which also serves :meth:`Trainer.predict`. Only these two
-functions are compiled, each on first use.
+A :class:`Trainer` builds a network's training graph
+(:mod:`~dropout_layers.training.graph`), compiles its train step and one
+deterministic evaluation step (:mod:`~dropout_layers.training.steps`),
+checks the data it is given (:mod:`dropout_layers.inputs`) and runs the
+epochs (:mod:`~dropout_layers.training.loop`).
 
 Reproducibility: nothing in the loop draws from a random generator that a
 checkpoint does not hold. Batches are shuffled from ``(seed, epoch)`` (see
@@ -19,171 +14,47 @@ layers' RNG streams, and the update rule's accumulators are in
 checkpoint written at the end of epoch ``k`` therefore trains epochs
 ``k + 1, ...`` exactly as the uninterrupted run did.
 """
-import importlib
-import inspect
-import numbers
-import signal
-import sys
-import threading
-import time
+import itertools
 import warnings
 from collections import OrderedDict
 
 import numpy as np
-import pytensor
 import pytensor.tensor as pt
-from pytensor.compile.sharedvalue import SharedVariable
-from pytensor.tensor.random.type import RandomGeneratorType
-from tqdm import tqdm
 
-from .. import updates as update_rules
+from ..batching import predict_in_batches
+from ..checkpoint import restore_training_state
+from ..checks import check_non_negative_int
 from ..config import get_floatX
-from ..layers import (
-    InputLayer,
-    get_all_layers,
-    get_all_param_values,
-    get_all_params,
-    get_output,
-    set_all_param_values,
-)
-from ..objectives import aggregate, binary_crossentropy
-from ..random import collect_rng_updates
+from ..inputs import InputError, as_array, check_features, check_targets, check_weights
+from ..layers import InputLayer, get_all_layers, get_all_param_values, set_all_param_values
 from .batches import BatchIterator
-from .history import History, _interrupted_note
+from .graph import RULE_NAMES, binary_loss, build_training_graph, default_target_var, single_output
+from .history import History
+from .loop import CallbackList, FitLoop, metric_values, scores_of
+from .options import FitOptions, TrainerSettings, unknown_keyword_error
+from .steps import CompileNotice, Steps, estimate_compile_seconds
 
 __all__ = ["Trainer", "fit", "binary_loss", "RULE_NAMES"]
 
 
-def binary_loss(predictions, targets, weights):
-    """The default loss: weighted binary cross-entropy of a sigmoid output.
-
-    ``sum(w * bce(p, t)) / sum(w)`` over the batch, which is the plain mean
-    when all weights are one.
-
-    Parameters
-    ----------
-    predictions : TensorVariable
-        Probabilities, shape ``(N,)`` or ``(N, 1)``.
-    targets : TensorVariable
-        0/1 targets, shape ``(N,)``.
-    weights : TensorVariable
-        Non-negative sample weights, shape ``(N,)``.
-
-    Returns
-    -------
-    TensorVariable
-        Scalar, in the predictions' dtype.
-    """
-    if predictions.ndim == 2:
-        # (N, 1) * (N,) would broadcast to (N, N); the weights need a vector.
-        predictions = predictions[:, 0]
-    return aggregate(binary_crossentropy(predictions, targets), weights, mode="normalized_sum")
+def _single_input_layer(network):
+    input_layers = [layer for layer in get_all_layers(network) if isinstance(layer, InputLayer)]
+    if len(input_layers) != 1:
+        raise ValueError(f"Trainer needs a network with one InputLayer, found {len(input_layers)}")
+    return input_layers[0]
 
 
-def _first_bad(mask):
-    """Index tuple of the first True of ``mask`` in row-major order."""
-    return np.unravel_index(int(np.argmax(mask)), mask.shape)
+def _compile_message(estimate):
+    about = f"; about {max(5, 5 * round(estimate / 5))} s" if estimate else ""
+    return f"compiling the network (first run only: later runs load it from the cache{about})"
 
 
-def _where(index):
-    if len(index) == 1:
-        return f"row {index[0]}"
-    if len(index) == 2:
-        return f"row {index[0]}, column {index[1]}"
-    return f"index {tuple(int(i) for i in index)}"
-
-
-def _check_numeric(array, name):
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers, got an array of dtype {array.dtype}")
-
-
-def _check_finite(array, name):
-    if array.dtype.kind == "f":
-        bad = ~np.isfinite(array)
-        if bad.any():
-            index = _first_bad(bad)
-            raise ValueError(f"{name} contains {array[index]} at {_where(index)}; "
-                             "remove or impute non-finite values before training")
-
-
-def _cast(array, dtype, name):
-    """Cast once, refusing values that overflow the target dtype."""
-    if array.dtype == dtype:
-        return array
-    with np.errstate(over="ignore", invalid="ignore"):
-        cast = array.astype(dtype)
-    if cast.dtype.kind == "f" and array.dtype.kind == "f":
-        bad = ~np.isfinite(cast)
-        if bad.any():
-            index = _first_bad(bad)
-            raise ValueError(f"{name} holds {array[index].item()!r} at {_where(index)}, "
-                             f"which overflows {dtype}")
-    return cast
-
-
-#: The update rules that ``Trainer(update=...)`` accepts by name.
-RULE_NAMES = ("sgd", "momentum", "nesterov_momentum", "adagrad", "rmsprop", "adadelta", "adam",
-              "adamax", "amsgrad")
-
-
-def _resolve_rule(update):
-    if update is None:
-        return "adam", update_rules.adam
-    if isinstance(update, str):
-        if update not in RULE_NAMES:
-            raise ValueError(f"unknown update rule {update!r}; expected one of {list(RULE_NAMES)} "
-                             "or a callable")
-        return update, getattr(update_rules, update)
-    if callable(update):
-        return getattr(update, "__name__", type(update).__name__), update
-    raise TypeError(f"update must be a rule name or a callable, got {type(update).__name__}")
-
-
-def _rule_takes_learning_rate(rule):
-    try:
-        parameters = inspect.signature(rule).parameters
-    except (TypeError, ValueError):
-        return True, inspect.Parameter.empty
-    if "learning_rate" in parameters:
-        return True, parameters["learning_rate"].default
-    takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    return takes_kwargs, inspect.Parameter.empty
-
-
-class _StopRequest:
-    """Turns the first Ctrl-C (SIGINT) into a request to stop after the current batch.
-
-    A second Ctrl-C raises KeyboardInterrupt as usual. Signal handlers can
-    only be set from the main thread; elsewhere this does nothing.
-    """
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-        self._installed = False
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.getsignal(signal.SIGINT)
-            # None: a handler installed from C, which could not be put back;
-            # SIG_IGN: the user asked for Ctrl-C to be ignored.
-            if previous is not None and previous is not signal.SIG_IGN:
-                self._previous = previous
-                signal.signal(signal.SIGINT, self._handle)
-                self._installed = True
-        return self
-
-    def __exit__(self, *exc_info):
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
-            self._installed = False
-        return False
+def _checked_metrics(metrics):
+    metrics = OrderedDict(metrics or {})
+    for name, metric in metrics.items():
+        if not callable(metric):
+            raise TypeError(f"metric {name!r} must be callable fn(y_true, scores, weights)")
+    return metrics
 
 
 class Trainer:
@@ -193,12 +64,6 @@ class Trainer:
     ----------
     network : Layer
         The output layer. The network must have one input layer.
-    input_var : TensorVariable, optional
-        The input variable; by default the input layer's own.
-    target_var : TensorVariable, optional
-        The target variable; by default a :func:`~dropout_layers.config.get_floatX`
-        vector for a network with one output unit, else a floatX tensor of
-        the output's rank.
     loss : callable, optional
         ``loss(predictions, targets, weights) -> scalar`` building the
         loss to minimise from symbolic network outputs, targets and sample
@@ -228,10 +93,11 @@ class Trainer:
         regularize_network_params(net, l2) * 1e-4``. It is cast to the
         loss's dtype, so a Python-float coefficient does not upcast a
         float32 graph. The recorded losses exclude it.
-    eval_batch_size : int
-        Rows per call of the eval function in validation and prediction.
     mode : str or Mode, optional
-        PyTensor compilation mode of both functions.
+        PyTensor compilation mode of both steps.
+    **settings
+        ``input_var``, ``target_var``, ``eval_batch_size`` and
+        ``compile_notice_after``: see :class:`TrainerSettings`.
 
     Attributes
     ----------
@@ -247,6 +113,9 @@ class Trainer:
         :class:`~dropout_layers.updates.OptimizerState`).
     updates : OrderedDict
         All updates of the train step, RNG streams included.
+    feature_names_in_ : numpy.ndarray of str or None
+        The columns of the DataFrame the network was trained on; later
+        DataFrames must have exactly these, in this order.
     stop_training : bool
         Set by a callback to end training after the current epoch.
     verbose : bool
@@ -254,212 +123,106 @@ class Trainer:
 
     Notes
     -----
-    :meth:`predict` reuses the eval function with zero targets of shape
+    :meth:`predict` reuses the evaluation step with zero targets of shape
     ``(N,)`` (or ``(N, 1, ...)`` for a target of higher rank, in the
-    target's dtype) and unit weights, and discards the loss. A custom loss
-    must accept such targets, which broadcasting usually ensures.
+    target's dtype) and unit weights, and discards the loss: one compiled
+    function serves validation, :meth:`evaluate` and :meth:`predict`. A
+    custom loss must accept such targets, which broadcasting usually
+    ensures.
     """
 
-    def __init__(self, network, input_var=None, target_var=None, loss=None, update=None,
-                 learning_rate=None, update_kwargs=None, regularization=None, eval_batch_size=4096,
-                 mode=None):
+    def __init__(self, network, loss=None, update=None, learning_rate=None, update_kwargs=None,
+                 regularization=None, mode=None, **settings):
+        settings = TrainerSettings.from_keywords(settings)
         self.network = network
-        input_layers = [layer for layer in get_all_layers(network) if isinstance(layer, InputLayer)]
-        if len(input_layers) != 1:
-            raise ValueError(f"Trainer needs a network with one InputLayer, found {len(input_layers)}")
-        self.input_layer = input_layers[0]
-        self.input_var = self.input_layer.input_var if input_var is None else input_var
-        output_shape = tuple(network.output_shape)
-        single_output = len(output_shape) == 1 or (len(output_shape) == 2 and output_shape[1] == 1)
-        if target_var is None:
-            ndim = 1 if single_output else len(output_shape)
-            target_var = pt.tensor(name="targets", dtype=get_floatX(), shape=(None,) * ndim)
-        self.target_var = target_var
+        self.input_layer = _single_input_layer(network)
+        self.input_var = (self.input_layer.input_var if settings.input_var is None
+                          else settings.input_var)
+        self.target_var = (default_target_var(network) if settings.target_var is None
+                           else settings.target_var)
         self.weight_var = pt.vector("weights", dtype=get_floatX())
         if loss is None:
-            if not single_output:
-                raise ValueError(
-                    f"the default loss (binary cross-entropy) needs one output unit, but the network's "
-                    f"output shape is {output_shape}; pass loss=..."
-                )
+            if not single_output(network):
+                raise ValueError(f"the default loss (binary cross-entropy) needs one output unit, "
+                                 f"but the network's output shape is "
+                                 f"{tuple(network.output_shape)}; pass loss=...")
             loss = binary_loss
         self.loss = loss
-        if isinstance(eval_batch_size, bool) or not isinstance(eval_batch_size, numbers.Integral) \
-                or eval_batch_size < 1:
-            raise ValueError(f"eval_batch_size must be a positive integer, got {eval_batch_size!r}")
-        self.eval_batch_size = int(eval_batch_size)
-        self.mode = mode
-
-        train_output = get_output(network, inputs=self.input_var)
-        self._train_loss = self._build_loss(train_output, "training")
-        objective = self._train_loss
-        if regularization is not None:
-            penalty = pt.as_tensor_variable(regularization(network))
-            if penalty.ndim != 0:
-                raise ValueError(f"regularization must return a scalar, got a {penalty.ndim}-D tensor")
-            objective = objective + pt.cast(penalty, objective.dtype)
-
-        self.update_name, rule = _resolve_rule(update)
-        takes_lr, default_lr = _rule_takes_learning_rate(rule)
-        kwargs = dict(update_kwargs or {})
-        if "learning_rate" in kwargs:
-            raise ValueError("pass the learning rate as Trainer(learning_rate=...), not in update_kwargs")
-        if takes_lr:
-            if learning_rate is None:
-                if default_lr is inspect.Parameter.empty:
-                    raise ValueError(f"update rule {self.update_name!r} has no default learning rate; "
-                                     "pass learning_rate=...")
-                learning_rate = default_lr
-            if isinstance(learning_rate, SharedVariable):
-                self.learning_rate = learning_rate
-            else:
-                self.learning_rate = pytensor.shared(np.asarray(learning_rate, dtype=get_floatX()),
-                                                     name="learning_rate")
-            kwargs["learning_rate"] = self.learning_rate
-        elif learning_rate is not None:
-            raise ValueError(f"update rule {self.update_name!r} takes no learning_rate argument")
-        else:
-            self.learning_rate = None
-        self.params = get_all_params(network, trainable=True)
-        rule_updates = rule(objective, self.params, **kwargs)
-        self.optimizer_state = self._state_of(rule_updates)
-        # Rules from dropout_layers.updates include the masks' RNG updates;
-        # other callables may not, and frozen masks would go unnoticed.
-        all_updates = collect_rng_updates([objective])
-        all_updates.update(OrderedDict(rule_updates))
-        self.updates = all_updates
-
-        test_output = get_output(network, inputs=self.input_var, deterministic=True)
-        self._eval_outputs = [self._build_loss(test_output, "evaluation"), test_output]
-        self._train_fn = None
-        self._eval_fn = None
-
+        self.eval_batch_size = settings.eval_batch_size
+        self.compile_notice_after = settings.compile_notice_after
+        graph = build_training_graph(network, (self.input_var, self.target_var, self.weight_var),
+                                     loss, update, learning_rate, update_kwargs, regularization)
+        self.update_name = graph.update_name
+        self.learning_rate = graph.learning_rate
+        self.params = graph.params
+        self.optimizer_state = graph.optimizer_state
+        self.updates = graph.updates
+        self._steps = Steps(graph, mode)
         self.history = History()
         self.epoch = 0
         self.stop_training = False
         self.verbose = False
         self.fit_settings = {}
+        self.feature_names_in_ = None
 
-    # ------------------------------------------------------------------
-    # Graph and compilation
-    # ------------------------------------------------------------------
-    def _build_loss(self, output, which):
-        value = pt.as_tensor_variable(self.loss(output, self.target_var, self.weight_var))
-        if value.ndim != 0:
-            raise ValueError(f"the loss builder must return a scalar, got a {value.ndim}-D {which} loss")
-        return value
-
-    def _state_of(self, rule_updates):
-        state = getattr(rule_updates, "state", None)
-        if state is not None:
-            return state
-        # A plain dict from a custom rule: name its accumulators so that
-        # checkpoints can still save them.
-        state = update_rules.OptimizerState()
-        params = set(self.params)
-        for index, variable in enumerate(rule_updates):
-            if variable in params or isinstance(variable.type, RandomGeneratorType):
-                continue
-            state.add(state.unique_name(f"{index}/{variable.name or 'state'}"), variable)
-        return state
+    @property
+    def mode(self):
+        """The PyTensor compilation mode of both steps."""
+        return self._steps.mode
 
     @property
     def train_function(self):
-        """The compiled train step ``f(X, y, w) -> loss`` (compiled on first use)."""
-        if self._train_fn is None:
-            self._train_fn = pytensor.function(
-                [self.input_var, self.target_var, self.weight_var], self._train_loss,
-                updates=list(self.updates.items()), mode=self.mode, on_unused_input="ignore")
-        return self._train_fn
+        """The compiled train step ``f(X, y, w) -> loss`` (built on first use)."""
+        return self._steps.train
 
     @property
     def eval_function(self):
         """The compiled deterministic step ``f(X, y, w) -> [loss, predictions]``."""
-        if self._eval_fn is None:
-            self._eval_fn = pytensor.function(
-                [self.input_var, self.target_var, self.weight_var], self._eval_outputs,
-                mode=self.mode, on_unused_input="ignore")
-        return self._eval_fn
+        return self._steps.evaluate
 
     # ------------------------------------------------------------------
     # Input checks
     # ------------------------------------------------------------------
     def _check_inputs(self, X, name="X"):
-        X = np.asarray(X)
-        _check_numeric(X, name)
-        expected = tuple(self.input_layer.shape)
-        if X.ndim != len(expected) or any(e is not None and e != s for e, s in zip(expected, X.shape)):
-            raise ValueError(f"{name} has shape {X.shape} but the network's input layer expects "
-                             f"shape {expected} (None: any size)")
-        if len(X) == 0:
-            raise ValueError(f"{name} has no rows")
-        _check_finite(X, name)
-        return _cast(X, self.input_var.dtype, name)
-
-    def _check_targets(self, y, n, name="y", x_name="X"):
-        y = np.asarray(y)
-        _check_numeric(y, name)
-        if y.ndim == 0 or len(y) != n:
-            rows = "a scalar" if y.ndim == 0 else f"{len(y)} rows"
-            raise ValueError(f"{name} has {rows} but {x_name} has {n}")
-        ndim = self.target_var.ndim
-        if ndim == 1 and y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != ndim:
-            raise ValueError(f"{name} has shape {y.shape} but the target variable has {ndim} "
-                             f"dimension{'s' if ndim != 1 else ''}")
-        _check_finite(y, name)
-        return _cast(y, self.target_var.dtype, name)
-
-    def _check_weights(self, weights, n, name="weights", x_name="X"):
-        if weights is None:
-            return None
-        weights = np.asarray(weights)
-        _check_numeric(weights, name)
-        if weights.ndim != 1:
-            raise ValueError(f"{name} must be a vector of one weight per row, got shape {weights.shape}")
-        if len(weights) != n:
-            raise ValueError(f"{name} has {len(weights)} rows but {x_name} has {n}")
-        _check_finite(weights, name)
-        negative = weights < 0
-        if negative.any():
-            row = int(np.argmax(negative))
-            raise ValueError(f"{name} has a negative value {weights[row]} at row {row}; "
-                             "weights must be >= 0")
-        if not weights.any():
-            raise ValueError(f"{name} are all zero")
-        return _cast(weights, self.weight_var.dtype, name)
+        return check_features(X, self.input_layer, name, self.feature_names_in_,
+                              dtype=self.input_var.dtype)
 
     def _check_arrays(self, X, y, weights, prefix=""):
         x_name = f"{prefix}X"
         X = self._check_inputs(X, x_name)
-        y = self._check_targets(y, len(X), f"{prefix}y", x_name)
-        weights = self._check_weights(weights, len(X), f"{prefix}weights", x_name)
+        y = check_targets(y, len(X), self.target_var, f"{prefix}y", x_name)
+        weights = check_weights(weights, len(X), self.weight_var.dtype, f"{prefix}weights",
+                                x_name)
         return X, y, weights
+
+    def _unit_weights(self, n_rows):
+        return np.ones(n_rows, dtype=self.weight_var.dtype)
 
     def _check_valid(self, valid):
         if not isinstance(valid, (tuple, list)) or len(valid) not in (2, 3):
-            raise ValueError("valid must be a tuple (X_valid, y_valid) or (X_valid, y_valid, w_valid)")
-        X, y = valid[0], valid[1]
+            raise InputError("valid must be a tuple (X_valid, y_valid) or (X_valid, y_valid, "
+                             "w_valid)")
         weights = valid[2] if len(valid) == 3 else None
-        return self._check_arrays(X, y, weights, prefix="valid ")
+        X, y, w_metrics = self._check_arrays(valid[0], valid[1], weights, prefix="valid ")
+        # The loss needs weights; the metrics get the user's (or None).
+        w_loss = self._unit_weights(len(X)) if w_metrics is None else w_metrics
+        return X, y, w_loss, w_metrics
 
     def _check_batch(self, batch, index):
         """Check one batch from a user's batch iterator."""
         if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
-            raise ValueError(f"batch {index}: a batch iterator must yield (X, y) or (X, y, weights) "
-                             f"tuples, got {type(batch).__name__}")
-        X, y, weights = self._check_arrays(batch[0], batch[1], batch[2] if len(batch) == 3 else None,
+            raise InputError(f"batch {index}: a batch iterator must yield (X, y) or (X, y, "
+                             f"weights) tuples, got {type(batch).__name__}")
+        X, y, weights = self._check_arrays(batch[0], batch[1],
+                                           batch[2] if len(batch) == 3 else None,
                                            prefix=f"batch {index} ")
-        if weights is None:
-            weights = np.ones(len(X), dtype=self.weight_var.dtype)
-        return X, y, weights
+        return X, y, self._unit_weights(len(X)) if weights is None else weights
 
     # ------------------------------------------------------------------
     # Helpers used by callbacks
     # ------------------------------------------------------------------
     def get_param_values(self):
-        """Copies of all parameter values of the network."""
+        """Return copies of all parameter values of the network."""
         return get_all_param_values(self.network)
 
     def set_param_values(self, values):
@@ -467,7 +230,7 @@ class Trainer:
         set_all_param_values(self.network, values)
 
     def current_learning_rate(self):
-        """The learning rate now, as a float, or ``None``."""
+        """Return the learning rate now, as a float, or ``None``."""
         if self.learning_rate is None:
             return None
         value = np.asarray(self.learning_rate.get_value())
@@ -481,52 +244,80 @@ class Trainer:
             print(message, flush=True)
 
     def checkpoint_metadata(self):
-        """What a checkpoint needs besides the network to resume this run."""
-        return {"epoch": int(self.epoch), "learning_rate": self.current_learning_rate(),
-                **self.fit_settings}
+        """Return what a checkpoint needs besides the network to resume this run."""
+        metadata = {"epoch": int(self.epoch), "learning_rate": self.current_learning_rate(),
+                    **self.fit_settings}
+        if self.feature_names_in_ is not None:
+            metadata["feature_names_in"] = [str(name) for name in self.feature_names_in_]
+        return metadata
+
+    # ------------------------------------------------------------------
+    # Compilation
+    # ------------------------------------------------------------------
+    def compile(self, train_batch=None, eval_batch=None, callbacks=()):
+        """Compile the steps that have a sample batch, before any training.
+
+        Each step is called once on its sample, after which every shared
+        variable it touched is put back, so nothing about the run changes;
+        only the machine code now exists. Callbacks get
+        ``on_compile_begin(trainer, estimate)`` and
+        ``on_compile_end(trainer, seconds)`` around it, and a verbose
+        trainer announces a compilation that is still running after
+        ``compile_notice_after`` seconds (a first run; a cached network
+        loads faster than that).
+
+        Parameters
+        ----------
+        train_batch, eval_batch : tuple of numpy.ndarray, optional
+            Checked ``(X, y, w)`` for the train and evaluation steps.
+        callbacks : CallbackList or sequence of Callback
+
+        Returns
+        -------
+        list of str
+            The steps compiled: ``'train'`` and/or ``'evaluate'``.
+        """
+        callbacks = callbacks if isinstance(callbacks, CallbackList) else CallbackList(callbacks)
+        names = self._steps.pending(train_batch, eval_batch)
+        if not names:
+            return names
+        estimate = estimate_compile_seconds(self._steps.build(names))
+        callbacks.call("on_compile_begin", self, estimate)
+        delay = self.compile_notice_after
+        notice = CompileNotice(self.log, _compile_message(estimate),
+                               delay=float("inf") if delay is None else delay)
+        with notice:
+            self._steps.prepare(train_batch, eval_batch)
+        callbacks.call("on_compile_end", self, notice.seconds)
+        return names
 
     # ------------------------------------------------------------------
     # Evaluation and prediction
     # ------------------------------------------------------------------
-    def _run_eval(self, X, y, weights, batch_size=None):
-        size = self.eval_batch_size if batch_size is None else int(batch_size)
-        fn = self.eval_function
-        loss_sum, weight_sum, outputs = 0.0, 0.0, []
-        for start in range(0, len(X), size):
-            w = weights[start:start + size]
-            loss, prediction = fn(X[start:start + size], y[start:start + size], w)
-            outputs.append(prediction)
-            batch_weight = float(w.sum(dtype=np.float64))
-            if batch_weight > 0:
-                loss_sum += float(loss) * batch_weight
-                weight_sum += batch_weight
-        loss = loss_sum / weight_sum if weight_sum > 0 else float("nan")
-        return loss, np.concatenate(outputs)
+    def loss_and_predictions(self, X, y, weights, batch_size=None):
+        """Weighted mean loss and deterministic outputs on checked arrays, batch by batch."""
+        evaluate = self._steps.evaluate
 
-    @staticmethod
-    def _scores(predictions):
-        scores = np.asarray(predictions, dtype=np.float64)
-        if scores.ndim == 2 and scores.shape[1] == 1:
-            scores = scores[:, 0]
-        return scores
+        def step(batch_X, batch_y, batch_w):
+            loss, prediction = evaluate(batch_X, batch_y, batch_w)
+            return np.array([[float(loss), float(batch_w.sum(dtype=np.float64))]]), prediction
 
-    def _metric_values(self, metrics, y, scores, weights):
-        values = OrderedDict()
-        for name, metric in metrics.items():
-            value = metric(y, scores, weights)
-            try:
-                values[name] = float(value)
-            except (TypeError, ValueError):
-                raise TypeError(f"metric {name!r} returned {value!r}, not a number") from None
-        return values
+        sums, predictions = predict_in_batches(step, [X, y, weights],
+                                               batch_size or self.eval_batch_size)
+        weighted = sums[:, 1] > 0
+        weight_sum = sums[weighted, 1].sum()
+        loss = (float((sums[weighted, 0] * sums[weighted, 1]).sum() / weight_sum)
+                if weight_sum > 0 else float("nan"))
+        return loss, predictions
 
     def predict(self, X, batch_size=None):
         """Deterministic network outputs (dropout off), in batches.
 
         Parameters
         ----------
-        X : array_like
-            Inputs, cast to the input variable's dtype.
+        X : array_like or pandas.DataFrame
+            Inputs, cast to the input variable's dtype; a DataFrame must have
+            the training DataFrame's columns, in order.
         batch_size : int, optional
             Rows per call; by default ``eval_batch_size``.
 
@@ -538,15 +329,16 @@ class Trainer:
         X = self._check_inputs(X)
         target_shape = (len(X),) + (1,) * (self.target_var.ndim - 1)
         dummy_targets = np.zeros(target_shape, dtype=self.target_var.dtype)
-        unit_weights = np.ones(len(X), dtype=self.weight_var.dtype)
-        return self._run_eval(X, dummy_targets, unit_weights, batch_size)[1]
+        return self.loss_and_predictions(X, dummy_targets, self._unit_weights(len(X)),
+                                         batch_size)[1]
 
     def evaluate(self, X, y, weights=None, metrics=None):
         """Deterministic loss and metrics on a data set.
 
         Parameters
         ----------
-        X, y, weights : array_like
+        X : array_like or pandas.DataFrame
+        y, weights : array_like or pandas.Series
         metrics : dict, optional
             ``{name: fn(y_true, scores, weights) -> float}``.
 
@@ -555,20 +347,18 @@ class Trainer:
         dict
             ``{'loss': ..., name: ...}``.
         """
-        X, y, checked_weights = self._check_arrays(X, y, weights)
-        unit = np.ones(len(X), dtype=self.weight_var.dtype) if checked_weights is None else None
-        loss, predictions = self._run_eval(X, y, checked_weights if unit is None else unit)
+        X, y, weights = self._check_arrays(X, y, weights)
+        loss_weights = self._unit_weights(len(X)) if weights is None else weights
+        loss, predictions = self.loss_and_predictions(X, y, loss_weights)
         result = {"loss": loss}
-        result.update(self._metric_values(dict(metrics or {}), y, self._scores(predictions),
-                                          checked_weights))
+        result.update(metric_values(dict(metrics or {}), y, scores_of(predictions), weights))
         return result
 
     # ------------------------------------------------------------------
     # Training
     # ------------------------------------------------------------------
     def _resume(self, path, seed):
-        checkpoint = importlib.import_module("dropout_layers.checkpoint")
-        state = checkpoint.restore_training_state(path, self.network, optimizer=self.optimizer_state)
+        state = restore_training_state(path, self.network, optimizer=self.optimizer_state)
         history = getattr(state, "history", None)
         self.history = History.from_dict(history) if history else History()
         metadata = dict(getattr(state, "metadata", None) or {})
@@ -576,73 +366,111 @@ class Trainer:
         learning_rate = metadata.get("learning_rate")
         if learning_rate is not None and self.learning_rate is not None:
             self.learning_rate.set_value(np.asarray(learning_rate, dtype=self.learning_rate.dtype))
+        if metadata.get("feature_names_in") is not None:
+            self.feature_names_in_ = np.asarray(metadata["feature_names_in"], dtype=object)
         saved_seed = metadata.get("seed")
         if saved_seed is not None and saved_seed != seed:
-            warnings.warn(f"resuming {path} with seed={seed}, but it was trained with seed={saved_seed}; "
-                          "the batches will not match the original run", RuntimeWarning, stacklevel=3)
+            warnings.warn(f"resuming {path} with seed={seed}, but it was trained with "
+                          f"seed={saved_seed}; the batches will not match the original run",
+                          RuntimeWarning, stacklevel=3)
 
-    def _train_source(self, X, y, weights, batch_size, shuffle, seed, drop_last):
-        """Checked arrays wrapped in a BatchIterator, or a user's batch iterator."""
+    def _train_source(self, X, y, weights, batch_size, options):
+        """Wrap checked arrays in a BatchIterator, or take a user's batch iterator."""
         if isinstance(X, BatchIterator) or (callable(X) and not isinstance(X, np.ndarray)):
             if y is not None or weights is not None:
-                raise ValueError("with a batch iterator as X, pass no y or weights: the batches hold them")
-            return X, False
+                raise InputError("with a batch iterator as X, pass no y or weights: the batches "
+                                 "hold them")
+            return X, False, None
         if y is None:
-            raise ValueError("fit needs targets y (or a batch iterator as X)")
+            raise InputError("fit needs targets y (or a batch iterator as X)")
+        columns = as_array(X)[1]
         X, y, weights = self._check_arrays(X, y, weights)
-        if weights is None:
-            weights = np.ones(len(X), dtype=self.weight_var.dtype)
-        return BatchIterator(X, y, weights, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                             drop_last=drop_last), True
+        source = BatchIterator(X, y, self._unit_weights(len(X)) if weights is None else weights,
+                               batch_size=batch_size, shuffle=options.shuffle, seed=options.seed,
+                               drop_last=options.drop_last)
+        return source, True, columns
 
-    def fit(self, X, y=None, weights=None, valid=None, epochs=10, batch_size=128, shuffle=True,
-            seed=0, drop_last=False, callbacks=(), metrics=None, verbose=True, resume_from=None):
+    def _epoch_batches(self, source, from_arrays):
+        """``batches(epoch)``: the epoch's checked ``(X, y, w)`` batches."""
+        if from_arrays:
+            return source
+
+        def checked(epoch):
+            for index, batch in enumerate(source(epoch), start=1):
+                yield self._check_batch(batch, index)
+
+        return checked
+
+    def _announce(self, source, from_arrays, valid):
+        if from_arrays:
+            self.log(f"training on {source.n_samples} rows, {len(source)} batches of "
+                     f"{source.batch_size}"
+                     + (f", validating on {len(valid[0])} rows" if valid else ""))
+
+    def _compile_ahead(self, batches_of, epochs, valid, callbacks):
+        """Compile before the epochs, on the first batch; return the epochs' batch source."""
+        first_epoch = self.epoch + 1
+        if first_epoch > epochs:
+            return batches_of
+        batches = iter(batches_of(first_epoch))
+        first = next(batches, None)
+        eval_batch = None if valid is None else tuple(array[:1] for array in valid[:3])
+        self.compile(first, eval_batch, callbacks)
+        if first is not None:
+            batches = itertools.chain([first], batches)
+        return lambda epoch: batches if epoch == first_epoch else batches_of(epoch)
+
+    def _valid_data(self, valid, metrics):
+        valid_data = None if valid is None else self._check_valid(valid)
+        if metrics and valid_data is None:
+            raise InputError("metrics are computed on the validation set; pass "
+                             "valid=(X_valid, y_valid)")
+        return valid_data
+
+    def _begin(self, options, from_arrays, columns):
+        """Set the state of a new fit call, after every argument passed its checks."""
+        if columns is not None and self.feature_names_in_ is None:
+            self.feature_names_in_ = np.asarray(columns, dtype=object)
+        self.verbose = options.verbose
+        if options.resume_from is not None:
+            self._resume(options.resume_from, options.seed)
+            self.log(f"resumed from {options.resume_from} after epoch {self.epoch}")
+        self.fit_settings = {"seed": options.seed} if from_arrays else {}
+        self.stop_training = False
+        self.history.interrupted = None
+
+    def fit(self, X, y=None, weights=None, valid=None, epochs=10, batch_size=128, callbacks=(),
+            metrics=None, **options):
         """Train until epoch ``epochs``, validating and calling callbacks after each epoch.
 
         Parameters
         ----------
-        X : array_like or batch iterator
-            Training inputs, or a :class:`BatchIterator` (or any callable
-            ``batches(epoch)`` yielding ``(X, y[, weights])`` tuples, with
-            ``__len__`` for the progress bar), in which case ``y``,
-            ``weights``, ``batch_size``, ``shuffle``, ``seed`` and
-            ``drop_last`` are not used.
-        y : array_like
+        X : array_like, pandas.DataFrame or batch iterator
+            Training inputs (a DataFrame's columns become
+            ``feature_names_in_``), or a :class:`BatchIterator` or any
+            callable ``batches(epoch)`` yielding ``(X, y[, weights])``
+            tuples, with ``__len__`` for the progress bar.
+        y : array_like or pandas.Series
             Training targets, one per row of ``X``.
-        weights : array_like, optional
+        weights : array_like or pandas.Series, optional
             Non-negative sample weights, one per row.
         valid : tuple, optional
-            ``(X_valid, y_valid)`` or ``(X_valid, y_valid, w_valid)``,
-            evaluated deterministically after each epoch.
+            ``(X_valid, y_valid[, w_valid])``, evaluated deterministically
+            after each epoch.
         epochs : int
-            The epoch number to stop at. Epochs count from 1 across
-            ``fit`` calls and resumes: ``fit(epochs=2)`` then
-            ``fit(epochs=4)`` trains epochs 1-2, then 3-4.
+            The epoch number to stop at; epochs count from 1 across ``fit``
+            calls and resumes.
         batch_size : int
-            Rows per training batch; a batch larger than the data gives one
-            batch per epoch.
-        shuffle : bool
-            Visit the rows in a new order each epoch, derived from
-            ``(seed, epoch)``.
-        seed : int
-            Seed of the shuffling (the masks and initial weights have their
-            own, see :func:`dropout_layers.set_rng`).
-        drop_last : bool
-            Skip each epoch's last batch when it is smaller than
-            ``batch_size``.
         callbacks : sequence of Callback
         metrics : dict, optional
-            ``{name: fn(y_true, scores, weights) -> float}``, computed on
-            the validation predictions after each epoch and recorded as
-            ``valid_<name>``. ``scores`` is float64, a vector for
-            single-output networks; ``weights`` is ``w_valid`` or ``None``.
-        verbose : bool
-            Print an epoch table and, on a terminal, a progress bar.
-        resume_from : str or path-like, optional
-            A checkpoint written by
-            :class:`~dropout_layers.training.ModelCheckpoint`: restore the
-            parameters, optimizer state, RNG streams, learning rate and
-            history, then continue with the next epoch.
+            ``{name: fn(y_true, scores, weights) -> float}`` on the
+            validation set after each epoch, recorded as ``valid_<name>``;
+            ``scores`` are float64 (a vector for one output unit),
+            ``weights`` are ``w_valid`` or None. Any scikit-learn-style
+            metric fits, such as :func:`dropout_layers.metrics.roc_auc`.
+        **options
+            ``shuffle``, ``seed``, ``drop_last``, ``verbose``,
+            ``resume_from``: see :class:`FitOptions`.
 
         Returns
         -------
@@ -650,134 +478,35 @@ class Trainer:
             ``trainer.history``; ``history.interrupted`` is set when Ctrl-C
             stopped training.
 
-        Raises
-        ------
-        ValueError, TypeError
-            For bad inputs, before training starts.
-
         Notes
         -----
-        The first Ctrl-C stops training after the current batch (an
-        epoch cut short gets no history row), runs the callbacks'
-        ``on_train_end`` (so :class:`EarlyStopping` restores the best
-        parameters) and returns; a second Ctrl-C aborts at once.
+        Bad inputs and unknown keywords are refused before anything else,
+        and both steps are compiled before epoch 1 (:meth:`compile`). The
+        first Ctrl-C stops after the current batch (that epoch gets no row)
+        and runs ``on_train_end`` (:class:`EarlyStopping` restores the best
+        parameters); a second one aborts.
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-        callbacks = list(callbacks)
-        for callback in callbacks:
-            if not hasattr(callback, "on_epoch_end"):
-                raise TypeError(f"callbacks must be Callback instances, got {type(callback).__name__}")
-        metrics = OrderedDict(metrics or {})
-        for name, metric in metrics.items():
-            if not callable(metric):
-                raise TypeError(f"metric {name!r} must be callable fn(y_true, scores, weights)")
-        source, from_arrays = self._train_source(X, y, weights, batch_size, shuffle, seed, drop_last)
-        valid_data = None
-        if valid is not None:
-            X_valid, y_valid, w_valid = self._check_valid(valid)
-            # The loss needs weights; the metrics get the user's (or None).
-            w_loss = np.ones(len(X_valid), dtype=self.weight_var.dtype) if w_valid is None else w_valid
-            valid_data = (X_valid, y_valid, w_loss, w_valid)
-        if metrics and valid_data is None:
-            raise ValueError("metrics are computed on the validation set; pass valid=(X_valid, y_valid)")
-
-        self.verbose = bool(verbose)
-        if resume_from is not None:
-            self._resume(resume_from, seed)
-            self.log(f"resumed from {resume_from} after epoch {self.epoch}")
-        self.fit_settings = {"seed": seed} if from_arrays else {}
-        self.stop_training = False
-        self.history.interrupted = None
-
-        # Compile before taking over Ctrl-C, so that it still aborts a slow compile.
-        train_fn = self.train_function
-        if valid_data is not None:
-            self.eval_function
-        try:
-            n_batches = len(source)
-        except TypeError:
-            n_batches = None
-        if from_arrays:
-            self.log(f"training on {source.n_samples} rows, {n_batches} batches of {source.batch_size}"
-                     + (f", validating on {len(valid_data[0])} rows" if valid_data else ""))
-        table_keys = None
-        with _StopRequest() as stop:
-            for callback in callbacks:
-                callback.on_train_begin(self)
-            for epoch in range(self.epoch + 1, epochs + 1):
-                for callback in callbacks:
-                    callback.on_epoch_begin(self, epoch)
-                started = time.perf_counter()
-                learning_rate = self.current_learning_rate()
-                loss_sum, weight_sum, done = 0.0, 0.0, 0
-                bar = tqdm(source(epoch), total=n_batches, desc=f"epoch {epoch}", unit="batch",
-                           leave=False, file=sys.stderr, dynamic_ncols=True,
-                           disable=None if self.verbose else True)
-                completed = False
-                try:
-                    for batch in bar:
-                        if stop.requested:
-                            break
-                        if from_arrays:
-                            batch_X, batch_y, batch_w = batch
-                        else:
-                            batch_X, batch_y, batch_w = self._check_batch(batch, done + 1)
-                        batch_weight = float(batch_w.sum(dtype=np.float64))
-                        done += 1
-                        if batch_weight == 0:
-                            # Nothing to learn, and 0/0 in a normalised loss.
-                            continue
-                        loss = float(train_fn(batch_X, batch_y, batch_w))
-                        loss_sum += loss * batch_weight
-                        weight_sum += batch_weight
-                        if not bar.disable and done % 10 == 0:
-                            bar.set_postfix(loss=f"{loss_sum / weight_sum:.4f}", refresh=False)
-                        for callback in callbacks:
-                            callback.on_batch_end(self, epoch, done, loss)
-                    else:
-                        completed = True
-                finally:
-                    bar.close()
-                if not completed:
-                    self.history.interrupted = {"epoch": epoch, "batches_done": done,
-                                                "batches_total": n_batches}
-                    break
-                record = {"epoch": epoch,
-                          "train_loss": loss_sum / weight_sum if weight_sum > 0 else float("nan")}
-                if valid_data is not None:
-                    X_valid, y_valid, w_valid, w_metric = valid_data
-                    record["valid_loss"], predictions = self._run_eval(X_valid, y_valid, w_valid)
-                    scores = self._scores(predictions)
-                    for name, value in self._metric_values(metrics, y_valid, scores, w_metric).items():
-                        record[f"valid_{name}"] = value
-                record["learning_rate"] = learning_rate
-                record["seconds"] = time.perf_counter() - started
-                record = self.history.append(record)
-                self.epoch = epoch
-                if self.verbose:
-                    if table_keys is None:
-                        table_keys = History([record]).keys()
-                        print(self.history.format_header(table_keys), flush=True)
-                    print(self.history.format_row(record, table_keys), flush=True)
-                for callback in callbacks:
-                    callback.on_epoch_end(self, epoch, record)
-                if stop.requested:
-                    self.history.interrupted = {"epoch": epoch, "batches_done": done,
-                                                "batches_total": done}
-                    break
-                if self.stop_training:
-                    break
-            if self.history.interrupted is not None:
-                self.log(_interrupted_note(self.history.interrupted))
-            for callback in callbacks:
-                callback.on_train_end(self)
-        return self.history
+        options = FitOptions.from_keywords(options)
+        epochs = check_non_negative_int(epochs, "epochs")
+        callbacks = CallbackList(callbacks)
+        metrics = _checked_metrics(metrics)
+        source, from_arrays, columns = self._train_source(X, y, weights, batch_size, options)
+        valid_data = self._valid_data(valid, metrics)
+        self._begin(options, from_arrays, columns)
+        self._announce(source, from_arrays, valid_data)
+        # Compiled before Ctrl-C is taken over, so that it still aborts a slow compile.
+        batches_of = self._compile_ahead(self._epoch_batches(source, from_arrays), epochs,
+                                         valid_data, callbacks)
+        n_batches = len(source) if hasattr(source, "__len__") else None
+        return FitLoop(self, n_batches, valid_data, metrics, callbacks).run(epochs, batches_of)
 
 
-def fit(network, X, y=None, weights=None, *, input_var=None, target_var=None, loss=None,
-        update=None, learning_rate=None, update_kwargs=None, regularization=None,
-        eval_batch_size=4096, mode=None, **fit_kwargs):
+_TRAINER_KEYWORDS = ("loss", "update", "learning_rate", "update_kwargs", "regularization",
+                     "mode", *TrainerSettings.names())
+_FIT_KEYWORDS = ("valid", "epochs", "batch_size", "callbacks", "metrics", *FitOptions.names())
+
+
+def fit(network, X, y=None, weights=None, **keywords):
     """Build a :class:`Trainer` for ``network`` and fit it in one call.
 
     Parameters
@@ -785,26 +514,52 @@ def fit(network, X, y=None, weights=None, *, input_var=None, target_var=None, lo
     network : Layer
     X, y, weights
         As for :meth:`Trainer.fit`.
-    input_var, target_var, loss, update, learning_rate, update_kwargs, regularization, eval_batch_size, mode
-        As for :class:`Trainer`.
-    **fit_kwargs
-        ``valid``, ``epochs``, ``batch_size``, ``shuffle``, ``seed``,
-        ``drop_last``, ``callbacks``, ``metrics``, ``verbose``,
-        ``resume_from``, as for :meth:`Trainer.fit`.
+    **keywords
+        ``loss``, ``update``, ``learning_rate``, ``update_kwargs``,
+        ``regularization``, ``mode`` and the :class:`TrainerSettings`, as
+        for :class:`Trainer`; ``valid``, ``epochs``, ``batch_size``,
+        ``callbacks``, ``metrics`` and the :class:`FitOptions`, as for
+        :meth:`Trainer.fit`.
 
     Returns
     -------
     Trainer
-        Holding the trained network, ``history`` and :meth:`~Trainer.predict`.
+        Holding the trained network, ``history`` and :meth:`~Trainer.predict`;
+        a keyword neither takes raises :class:`UnknownOptionError`.
 
     Examples
     --------
-    >>> trainer = fit(network, X, y, valid=(Xv, yv), epochs=20,  # doctest: +SKIP
-    ...               metrics={"auc": roc_auc}, callbacks=[EarlyStopping("auc", patience=5)])
-    >>> scores = trainer.predict(X_test)[:, 0]  # doctest: +SKIP
+    Early stopping on the validation AUC (``FAST_COMPILE`` keeps the example
+    quick; the default mode compiles to faster code):
+
+    >>> import numpy as np
+    >>> import dropout_layers as dl
+    >>> from dropout_layers.metrics import roc_auc
+    >>> from dropout_layers.training import EarlyStopping, fit
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(600, 4)).astype("float32")
+    >>> y = (X[:, 0] + X[:, 1] > 0).astype("float32")
+    >>> with dl.random.seeded(0):
+    ...     hidden = dl.ReLUDenseLayer(dl.InputLayer((None, 4)), 16)
+    ...     network = dl.DenseLayer(dl.SwitchDropoutLayer(hidden, p=0.5), 1,
+    ...                             nonlinearity=dl.nonlinearities.sigmoid)
+    >>> trainer = fit(network, X[:400], y[:400], valid=(X[400:], y[400:]), epochs=30,
+    ...               learning_rate=0.01, metrics={"auc": roc_auc},
+    ...               callbacks=[EarlyStopping("auc", patience=5)], verbose=False,
+    ...               mode="FAST_COMPILE")
+    >>> max(trainer.history.column("valid_auc")) > 0.95
+    True
+    >>> trainer.predict(X[400:]).shape
+    (200, 1)
     """
-    trainer = Trainer(network, input_var=input_var, target_var=target_var, loss=loss, update=update,
-                      learning_rate=learning_rate, update_kwargs=update_kwargs,
-                      regularization=regularization, eval_batch_size=eval_batch_size, mode=mode)
-    trainer.fit(X, y, weights, **fit_kwargs)
+    trainer_keywords, fit_keywords = {}, {}
+    for keyword, value in keywords.items():
+        if keyword in _TRAINER_KEYWORDS:
+            trainer_keywords[keyword] = value
+        elif keyword in _FIT_KEYWORDS:
+            fit_keywords[keyword] = value
+        else:
+            raise unknown_keyword_error("fit", keyword, _TRAINER_KEYWORDS + _FIT_KEYWORDS)
+    trainer = Trainer(network, **trainer_keywords)
+    trainer.fit(X, y, weights, **fit_keywords)
     return trainer

@@ -26,7 +26,9 @@ def reseal(path, key=None, kind=None):
 
 def edit(path, change, key=None):
     """Apply ``change(h5file)`` to a checkpoint with h5py, then reseal it."""
-    with h5py.File(path, "r+") as h5file:
+    # At least the format's library version, so that large attributes go to dense
+    # storage; newer where a feature needs it (virtual datasets).
+    with h5py.File(path, "r+", libver=("v108", "latest")) as h5file:
         change(h5file)
     reseal(path, key)
 

@@ -295,7 +295,7 @@ def test_optimizer_and_rng_states_round_trip(tmp_path):
     rule = updates.adam(dl.get_output(network).mean(), params)
     rng = np.random.default_rng(3)
     values = {name: rng.standard_normal(v.shape).astype(v.dtype) for name, v in rule.state.get_values().items()}
-    values["t"] = np.asarray(41, dtype="int64")
+    values["t"] = np.asarray(41, dtype=values["t"].dtype)  # the step count, in the rule's dtype
     rule.state.set_values(values)
     dropout1 = dl.get_all_layers(network)[2]
     stream = np.random.default_rng(99)

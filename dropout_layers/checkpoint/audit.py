@@ -36,16 +36,40 @@ def _text(name):
     return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
 
 
-def _check_links(path, h5file):
-    def visit(name, info):
-        if info.type != h5l.TYPE_HARD:
-            kind = _LINK_KINDS.get(info.type, "a user-defined link")
-            raise UnsafeCheckpointError(
-                path, f"'/{_text(name)}' is {kind}; a checkpoint holds only its own objects, so "
-                      "links that point elsewhere are refused"
-            )
+def _first_problem(visit, callback):
+    """Run an h5py visit with ``callback(name, info)`` returning a problem or None.
 
-    h5file.id.links.visit(visit, info=True)
+    Exceptions must not cross h5py's C callbacks, so the first problem (or
+    exception) stops the visit and is raised after it.
+    """
+    problems = []
+
+    def check(name, info):
+        try:
+            problem = callback(name, info)
+        except Exception as exc:  # raised below, once outside HDF5
+            problem = exc
+        if problem is not None:
+            problems.append(problem)
+            return True
+        return None
+
+    visit(check)
+    if problems:
+        raise problems[0]
+
+
+def _check_links(path, h5file):
+    def check(name, info):
+        if info.type == h5l.TYPE_HARD:
+            return None
+        kind = _LINK_KINDS.get(info.type, "a user-defined link")
+        return UnsafeCheckpointError(
+            path, f"'/{_text(name)}' is {kind}; a checkpoint holds only its own objects, so "
+                  "links that point elsewhere are refused"
+        )
+
+    _first_problem(lambda check: h5file.id.links.visit(check, info=True), check)
 
 
 def _check_dtype(path, name, dtype):
@@ -106,14 +130,16 @@ def _check_dataset(path, name, dataset):
 
 
 def _check_objects(path, h5file):
-    def visit(name, info):
+    def check(name, info):
         if info.type == h5o.TYPE_DATASET:
             _check_dataset(path, _text(name), h5o.open(h5file.id, name))
-        elif info.type != h5o.TYPE_GROUP:
-            raise UnsafeCheckpointError(path, f"'/{_text(name)}' is a committed datatype or "
-                                              "another kind of object that checkpoints do not use")
+            return None
+        if info.type != h5o.TYPE_GROUP:
+            return UnsafeCheckpointError(path, f"'/{_text(name)}' is a committed datatype or "
+                                               "another kind of object that checkpoints do not use")
+        return None
 
-    h5o.visit(h5file.id, visit, info=True)
+    _first_problem(lambda check: h5o.visit(h5file.id, check, info=True), check)
 
 
 def audit_file(path, h5file):

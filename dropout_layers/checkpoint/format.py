@@ -128,20 +128,20 @@ def unpack_header(block):
     try:
         header = json.loads(line.decode("ascii"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ValueError("its header is damaged (unreadable JSON)") from None
+        raise ValueError("unreadable JSON") from None
     if not isinstance(header, dict):
-        raise ValueError("its header is damaged (not a JSON object)")
+        raise ValueError("not a JSON object")
     version, size = header.get("format_version"), header.get("size")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ValueError(f"its header's format_version {version!r} is not a version number")
+        raise ValueError(f"format_version {version!r:.40} is not a version number")
     if not isinstance(size, int) or isinstance(size, bool) or size < USERBLOCK_SIZE:
-        raise ValueError(f"its header's size {size!r} is not a file size")
+        raise ValueError(f"size {size!r:.40} is not a file size")
     if not _hex_digest(header.get("sha256")):
-        raise ValueError("its header's sha256 is not a SHA-256 hex digest")
+        raise ValueError("sha256 is not a SHA-256 hex digest")
     if header.setdefault("kind", None) not in KINDS + (None,):
-        raise ValueError(f"its header's kind {header['kind']!r} is not one of {KINDS}")
+        raise ValueError(f"kind {header['kind']!r:.40} is not one of {KINDS}")
     if "hmac" in header and not _hex_digest(header["hmac"]):
-        raise ValueError("its header's hmac is not an HMAC-SHA256 hex digest")
+        raise ValueError("hmac is not an HMAC-SHA256 hex digest")
     return header
 
 

@@ -92,7 +92,8 @@ def read_header(path):
         try:
             return unpack_header(raw.read(USERBLOCK_SIZE))
         except ValueError as exc:
-            raise CorruptCheckpointError(path, f"corrupted file: {exc}") from None
+            raise CorruptCheckpointError(path, f"corrupted file: its header is damaged "
+                                               f"({exc})") from None
 
 
 def _check_digests(path, raw, header, verify, key):
@@ -143,7 +144,8 @@ def check_file(path, verify=True, key=None):
         try:
             header = unpack_header(block)
         except ValueError as exc:
-            raise CorruptCheckpointError(path, f"corrupted file: {exc}") from None
+            raise CorruptCheckpointError(path, f"corrupted file: its header is damaged "
+                                               f"({exc})") from None
         if header is None:
             _headerless(path, raw, size, block, verify, key)
             return None

@@ -24,7 +24,7 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
-from .config import get_floatX
+from .layers import Layer, get_all_params
 
 __all__ = [
     "l1",
@@ -59,19 +59,20 @@ def apply_penalty(tensor_or_tensors, penalty, **kwargs):
 
     Returns
     -------
-    TensorVariable
-        Scalar; zero (in :func:`~dropout_layers.config.get_floatX`) for an empty
-        list.
+    TensorVariable or int
+        Scalar: ``0 + penalty(x1) + penalty(x2) + ...`` as Python's ``sum``
+        builds it (the integer 0 keeps a float32 sum float32), so an empty
+        list gives the number 0, as in Lasagne.
     """
     if isinstance(tensor_or_tensors, (Variable, np.ndarray)):
         return penalty(tensor_or_tensors, **kwargs)
-    terms = [penalty(x, **kwargs) for x in tensor_or_tensors]
-    if not terms:
-        return pt.constant(np.asarray(0, dtype=get_floatX()))
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
-    return total
+    return sum(penalty(x, **kwargs) for x in tensor_or_tensors)
+
+
+def _weighted(coefficient, term):
+    if isinstance(term, Variable) and not isinstance(coefficient, Variable):
+        coefficient = pt.constant(np.asarray(coefficient, dtype=term.dtype))
+    return coefficient * term
 
 
 def regularize_layer_params(layer, penalty, tags={"regularizable": True}, **kwargs):
@@ -92,7 +93,7 @@ def regularize_layer_params(layer, penalty, tags={"regularizable": True}, **kwar
     TensorVariable
         Scalar.
     """
-    layers = list(layer) if isinstance(layer, (list, tuple)) else [layer]
+    layers = [layer] if isinstance(layer, Layer) else list(layer)
     params = []
     for each in layers:
         params.extend(each.get_params(**tags))
@@ -122,13 +123,10 @@ def regularize_layer_params_weighted(layers, penalty, tags={"regularizable": Tru
         raise TypeError(
             f"layers must be a dict mapping layers to coefficients, got {type(layers).__name__}"
         )
-    terms = []
-    for layer, coefficient in layers.items():
-        term = apply_penalty(layer.get_params(**tags), penalty, **kwargs)
-        if not isinstance(coefficient, Variable):
-            coefficient = pt.constant(np.asarray(coefficient, dtype=term.dtype))
-        terms.append(coefficient * term)
-    return apply_penalty(terms, lambda term: term)
+    return sum(
+        _weighted(coefficient, apply_penalty(layer.get_params(**tags), penalty, **kwargs))
+        for layer, coefficient in layers.items()
+    )
 
 
 def regularize_network_params(layer, penalty, tags={"regularizable": True}, **kwargs):
@@ -150,6 +148,4 @@ def regularize_network_params(layer, penalty, tags={"regularizable": True}, **kw
     TensorVariable
         Scalar.
     """
-    from .layers import get_all_params
-
     return apply_penalty(get_all_params(layer, **tags), penalty, **kwargs)

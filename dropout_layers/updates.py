@@ -39,7 +39,17 @@ Optimizer state
     :class:`OptimizerState`. Building the same rule on the same parameters
     twice gives the same names in the same order, so a checkpoint can save
     ``updates.state.get_values()`` and a resumed run can restore it with
-    ``updates.state.set_values(values)``.
+    ``updates.state.set_values(values)``. The step counter ``t`` of
+    :func:`adam`, :func:`adamax` and :func:`amsgrad` is a float (float32, or
+    float64 when the library's float dtype is), as Lasagne's, so every entry
+    of the updates has a float dtype; float32 counts exactly up to 2**24
+    steps, past which the bias corrections it feeds are 1 to float32
+    precision anyway. Values saved from an integer counter restore into it.
+
+Lasagne's reference values
+    Every rule reproduces, to 1e-5 relative, the parameter values that
+    Lasagne's test suite expects after ten steps on its toy problem (values
+    computed with ``torch.optim``), with Lasagne's default hyper-parameters.
 
 Constraints
     :func:`norm_constraint` and :func:`total_norm_constraint` rescale
@@ -55,6 +65,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Variable
 from pytensor.tensor.type import TensorType
 
+from .config import get_floatX
 from .random import collect_rng_updates
 
 __all__ = [
@@ -226,6 +237,7 @@ class Updates(OrderedDict):
         self.params = list(params)
 
     def copy(self):
+        """Return a shallow copy with a copy of the state (the same shared variables)."""
         return Updates(self, state=self.state.copy(), params=self.params)
 
 
@@ -267,7 +279,7 @@ def get_or_compute_grads(loss_or_grads, params):
             raise ValueError(
                 f"got {len(loss_or_grads)} gradient expressions for {len(params)} parameters"
             )
-        return list(loss_or_grads)
+        return loss_or_grads
     return pytensor.grad(loss_or_grads, params)
 
 
@@ -296,14 +308,6 @@ def _zeros_like(param, state, index, slot):
     )
     state.add(name, accumulator)
     return accumulator
-
-
-def _step_counter(state):
-    """Create the step counter ``t`` (an exact integer) and register it."""
-    name = state.unique_name("t")
-    counter = pytensor.shared(np.asarray(0, dtype="int64"), name=name)
-    state.add(name, counter)
-    return counter
 
 
 def _add_rng_updates(updates, loss_or_grads):
@@ -586,12 +590,22 @@ def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6):
     return _add_rng_updates(updates, loss_or_grads)
 
 
+def _counter_dtype():
+    """Return the dtype of the step counter ``t``: the library's float, at least float32.
+
+    A float counter, as Lasagne's: every entry of the updates then has a
+    float dtype. float32 counts exactly to 2**24 steps, beyond which the
+    bias corrections it feeds equal 1 anyway.
+    """
+    return "float64" if get_floatX() == "float64" else "float32"
+
+
 def _adam_family(loss_or_grads, params, learning_rate, beta1, beta2, epsilon, variant):
     params, grads, updates = _start(loss_or_grads, params)
     # The counter exists before the accumulators, but it is named after them
     # so that the per-parameter entries come first in the state.
-    t_prev = pytensor.shared(np.asarray(0, dtype="int64"))
-    t = t_prev + 1
+    t_prev = pytensor.shared(np.asarray(0, dtype=_counter_dtype()))
+    t = t_prev + np.asarray(1, dtype=t_prev.dtype)
     for index, (param, grad) in enumerate(zip(params, grads)):
         dtype = param.dtype
         lr = _hyper(learning_rate, dtype, "learning_rate")
@@ -652,7 +666,7 @@ def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, eps
     -------
     Updates
         Its state holds ``m`` and ``v`` per parameter and the step count
-        ``t`` (an int64 scalar).
+        ``t`` (a float scalar, see the module notes).
 
     References
     ----------
@@ -767,7 +781,7 @@ def norm_constraint(tensor_var, max_norm, norm_axes=None, epsilon=1e-7):
     elif ndim in (3, 4, 5):
         sum_over = tuple(range(1, ndim))
     else:
-        raise ValueError(f"unsupported tensor dimensionality {ndim}; specify norm_axes")
+        raise ValueError(f"Unsupported tensor dimensionality {ndim}; specify norm_axes")
     dtype = tensor_var.dtype
     norms = pt.sqrt(pt.sum(pt.sqr(tensor_var), axis=sum_over, keepdims=True))
     zero = pt.constant(np.asarray(0, dtype=dtype))

@@ -14,18 +14,14 @@ import json
 
 import numpy as np
 from pytensor.graph.replace import clone_replace
+from tqdm.auto import tqdm
 
 from .batching import predict_in_batches
+from .checks import check_positive_int
+from .inputs import check_features
 from .layers import Layer, get_all_layers, get_all_params, get_output
 from .random import function
-from .uncertainty import (
-    DEFAULT_BATCH_SIZE,
-    _check_count,
-    _check_inputs,
-    _single_input_layer,
-    mc_moments,
-    reseeded_streams,
-)
+from .uncertainty import DEFAULT_BATCH_SIZE, mc_moments, reseeded_streams, single_input_layer
 
 __all__ = ["Ensemble", "architecture_signature"]
 
@@ -55,7 +51,7 @@ def architecture_signature(network):
         params = [(tuple(p.get_value(borrow=True).shape), str(p.dtype)) for p in layer.get_params()]
         config = {k: v for k, v in layer.get_config().items() if k not in ("seed", "name")}
         description.append((type(layer).__name__, json.dumps(config, sort_keys=True, default=str),
-                            [position.get(l) for l in incoming], params))
+                            [position.get(source) for source in incoming], params))
     return json.dumps(description)
 
 
@@ -75,6 +71,7 @@ class _SharedGraph:
         self.compiled = function([input_layer.input_var] + param_inputs, output)
 
     def bind(self, member):
+        """Return ``f(X)``: the compiled pass with ``member``'s parameter values."""
         values = [param.get_value(borrow=True) for param in get_all_params(member)]
         return lambda X: self.compiled(X, *values)
 
@@ -130,7 +127,7 @@ class Ensemble:
     @property
     def input_layer(self):
         """The first member's input layer (every member's has the same shape)."""
-        return _single_input_layer(self.members[0], None)
+        return single_input_layer(self.members[0])
 
     def _member_functions(self, deterministic):
         # Group members by architecture and compile once per group.
@@ -139,13 +136,14 @@ class Ensemble:
             for member in self.members:
                 key = (architecture_signature(member), deterministic)
                 if key not in self._graphs:
-                    self._graphs[key] = _SharedGraph(member, _single_input_layer(member, None), deterministic)
+                    self._graphs[key] = _SharedGraph(member, single_input_layer(member),
+                                                     deterministic)
                 functions.append(self._graphs[key])
             self._functions[deterministic] = functions
         return self._functions[deterministic]
 
     def _prepare(self, X):
-        return _check_inputs(X, self.input_layer)
+        return np.ascontiguousarray(check_features(X, self.input_layer))
 
     def predict_members(self, X, batch_size=DEFAULT_BATCH_SIZE):
         """Deterministic predictions of every member.
@@ -162,7 +160,7 @@ class Ensemble:
             Shape ``(n_members, n_events, ...)``, in the members' dtype.
         """
         X = self._prepare(X)
-        batch_size = _check_count(batch_size, "batch_size")
+        batch_size = check_positive_int(batch_size, "batch_size")
         return np.stack([self._run_member(i, X, batch_size) for i in range(len(self.members))])
 
     def predict_member(self, index, X, batch_size=DEFAULT_BATCH_SIZE):
@@ -180,7 +178,8 @@ class Ensemble:
         numpy.ndarray
             In the member's dtype.
         """
-        return self._run_member(index, self._prepare(X), _check_count(batch_size, "batch_size"))
+        return self._run_member(index, self._prepare(X),
+                                check_positive_int(batch_size, "batch_size"))
 
     def _run_member(self, index, X, batch_size):
         """Deterministic outputs of one member on already checked inputs, batch by batch."""
@@ -188,7 +187,7 @@ class Ensemble:
         return predict_in_batches(run, [X], batch_size)
 
     def predict(self, X, batch_size=DEFAULT_BATCH_SIZE):
-        """The ensemble score: mean of the members' deterministic predictions.
+        """Score events with the mean of the members' deterministic predictions.
 
         Parameters
         ----------
@@ -203,9 +202,7 @@ class Ensemble:
             float64, shape of one member's output.
         """
         X = self._prepare(X)
-        batch_size = _check_count(batch_size, "batch_size")
-        if len(X) == 0:
-            raise ValueError("Ensemble.predict: X holds no events")
+        batch_size = check_positive_int(batch_size, "batch_size")
         total = sum(self._run_member(index, X, batch_size).astype(np.float64)
                     for index in range(len(self.members)))
         return total / len(self.members)
@@ -241,11 +238,8 @@ class Ensemble:
         """
         X = self._prepare(X)
         pooled = None
-        pairs = list(zip(self._member_functions(False), self.members))
-        if progress:
-            from tqdm.auto import tqdm
-
-            pairs = tqdm(pairs, desc="MC dropout members", unit="member", leave=False)
+        pairs = tqdm(list(zip(self._member_functions(False), self.members)),
+                     desc="MC dropout members", unit="member", leave=False, disable=not progress)
         for index, (graph, member) in enumerate(pairs):
             member_seed = None if seed is None else [int(seed), index]
             with reseeded_streams(graph.compiled, member_seed):

@@ -188,10 +188,13 @@ def check_features(X, input_layer, name="X", feature_names=None, allow_empty=Fal
         check_feature_names(columns, feature_names, name)
     check_numeric(array, name)
     expected = tuple(input_layer.shape)
-    if array.ndim != len(expected) or any(e is not None and e != s
-                                          for e, s in zip(expected, array.shape)):
+    if array.ndim != len(expected):
         raise InputError(f"{name} has shape {array.shape} but the network's input layer expects "
                          f"shape {expected} (None: any size)")
+    for axis, (size, given) in enumerate(zip(expected, array.shape)):
+        if size is not None and size != given:
+            raise InputError(f"{name} has shape {array.shape} but the network's input layer "
+                             f"expects {size} along axis {axis} (shape {expected})")
     if len(array) == 0 and not allow_empty:
         raise InputError(f"{name} has no rows")
     check_finite(array, name, columns)

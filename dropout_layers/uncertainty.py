@@ -24,10 +24,12 @@ which pools both).
 Memory
 ------
 :func:`predict_mc` never stores the ``n_samples x N`` matrix of passes: it
-feeds the events in batches of ``batch_size`` and folds each pass into a
-running mean and sum of squared deviations per event (Welford's
-algorithm), so memory is that of one batch's activations plus two arrays
-the size of the output, whatever ``n_samples`` is.
+feeds the events in batches of ``batch_size``
+(:func:`dropout_layers.batching.predict_in_batches`) and folds each pass
+into a running mean and sum of squared deviations per event (Welford's
+algorithm), so memory is that of one batch's activations plus three arrays
+the size of the output (one pass, the mean and the squared deviations),
+whatever ``n_samples`` is.
 
 References
 ----------
@@ -41,15 +43,19 @@ References
 """
 from contextlib import contextmanager
 from dataclasses import dataclass
-from numbers import Integral
 
 import numpy as np
 from pytensor.tensor.random.type import RandomGeneratorType
+from tqdm.auto import tqdm
 
+from .batching import predict_in_batches
+from .checks import check_positive_int
+from .inputs import InputError, check_features
 from .layers import InputLayer, get_all_layers, get_output
 from .random import function
 
-__all__ = ["Moments", "stochastic_function", "mc_moments", "predict_mc", "reseeded_streams"]
+__all__ = ["Moments", "stochastic_function", "mc_moments", "predict_mc", "reseeded_streams",
+           "single_input_layer"]
 
 #: Events per forward pass unless told otherwise: large enough to keep BLAS
 #: busy, small enough that a 600-600-600 network's activations stay near 30 MB.
@@ -100,7 +106,8 @@ class Moments:
         Moments
         """
         if other.mean.shape != self.mean.shape:
-            raise ValueError(f"cannot merge moments of shape {other.mean.shape} into shape {self.mean.shape}")
+            raise ValueError(f"cannot merge moments of shape {other.mean.shape} into shape "
+                             f"{self.mean.shape}")
         if self.count == 0:
             return Moments(other.count, other.mean.copy(), other.m2.copy())
         if other.count == 0:
@@ -112,7 +119,8 @@ class Moments:
         return Moments(count, mean, m2)
 
 
-def _single_input_layer(network, input_layer):
+def single_input_layer(network, input_layer=None):
+    """Return ``input_layer`` if given, else the network's only input layer."""
     if input_layer is not None:
         if not isinstance(input_layer, InputLayer):
             raise TypeError(f"input_layer must be an InputLayer, got {type(input_layer).__name__}")
@@ -120,7 +128,8 @@ def _single_input_layer(network, input_layer):
     inputs = [layer for layer in get_all_layers(network) if isinstance(layer, InputLayer)]
     if len(inputs) != 1:
         raise ValueError(
-            f"the network has {len(inputs)} input layers; pass the one the data feeds as input_layer"
+            f"the network has {len(inputs)} input layers; pass the one the data feeds as "
+            "input_layer"
         )
     return inputs[0]
 
@@ -145,15 +154,9 @@ def stochastic_function(network, input_layer=None):
         ``f(X) -> predictions`` for a batch ``X``; it has the compiled
         function's ``get_shared()``, which lists the RNG streams it draws from.
     """
-    input_layer = _single_input_layer(network, input_layer)
+    input_layer = single_input_layer(network, input_layer)
     output = get_output(network, deterministic=False)
     return function([input_layer.input_var], output)
-
-
-def _check_count(value, name):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def mc_moments(sample_fn, X, n_samples=30, batch_size=DEFAULT_BATCH_SIZE, progress=False):
@@ -182,28 +185,21 @@ def mc_moments(sample_fn, X, n_samples=30, batch_size=DEFAULT_BATCH_SIZE, progre
     Moments
         Per event and output unit, float64.
     """
-    n_samples = _check_count(n_samples, "n_samples")
-    batch_size = _check_count(batch_size, "batch_size")
-    n_events = len(X)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if len(X) == 0:
+        raise InputError("mc_moments: X holds no events")
     mean = m2 = None
-    passes = range(1, n_samples + 1)
-    if progress:
-        from tqdm.auto import tqdm
-
-        passes = tqdm(passes, desc="MC dropout passes", unit="pass", leave=False)
+    passes = tqdm(range(1, n_samples + 1), desc="MC dropout passes", unit="pass", leave=False,
+                  disable=not progress)
     for count in passes:
-        for start in range(0, n_events, batch_size):
-            stop = min(start + batch_size, n_events)
-            sample = np.asarray(sample_fn(X[start:stop]), dtype=np.float64)
-            if mean is None:
-                mean = np.zeros((n_events,) + sample.shape[1:])
-                m2 = np.zeros_like(mean)
-            # Welford's update: stable where the naive sum of squares cancels.
-            delta = sample - mean[start:stop]
-            mean[start:stop] += delta / count
-            m2[start:stop] += delta * (sample - mean[start:stop])
-    if mean is None:
-        raise ValueError("mc_moments: X holds no events")
+        sample = np.asarray(predict_in_batches(sample_fn, [X], batch_size), dtype=np.float64)
+        if mean is None:
+            mean, m2 = np.zeros_like(sample), np.zeros_like(sample)
+        # Welford's update: stable where the naive sum of squares cancels.
+        delta = sample - mean
+        mean += delta / count
+        m2 += delta * (sample - mean)
     return Moments(n_samples, mean, m2)
 
 
@@ -241,30 +237,17 @@ def reseeded_streams(compiled, seed):
             stream.set_value(state, borrow=True)
 
 
-def _check_inputs(X, input_layer):
-    X = np.asarray(X)
-    expected = input_layer.shape
-    if X.ndim != len(expected):
-        raise ValueError(f"X has shape {X.shape}, but the network's input expects shape {expected}")
-    for axis, size in enumerate(expected):
-        if size is not None and X.shape[axis] != size:
-            raise ValueError(
-                f"X has shape {X.shape}, but the network's input expects {size} along axis {axis} "
-                f"(shape {expected})"
-            )
-    return np.ascontiguousarray(X, dtype=input_layer.input_var.dtype)
-
-
-def predict_mc(network, X, n_samples=30, batch_size=DEFAULT_BATCH_SIZE, input_layer=None, seed=None,
-               progress=False):
+def predict_mc(network, X, n_samples=30, batch_size=DEFAULT_BATCH_SIZE, input_layer=None,
+               seed=None, progress=False):
     """Monte-Carlo dropout prediction: mean and standard deviation of stochastic passes.
 
     Parameters
     ----------
     network : Layer
         The output layer.
-    X : array_like
-        Input events, first axis over events.
+    X : array_like or pandas.DataFrame
+        Input events, first axis over events; checked as
+        :func:`dropout_layers.inputs.check_features` does.
     n_samples : int
         Number of stochastic forward passes.
     batch_size : int
@@ -292,10 +275,10 @@ def predict_mc(network, X, n_samples=30, batch_size=DEFAULT_BATCH_SIZE, input_la
     and a sigmoid it converges to the dropout ensemble's mean, which is
     close to, but not exactly, the weight-scaled deterministic prediction.
     """
-    n_samples = _check_count(n_samples, "n_samples")
-    batch_size = _check_count(batch_size, "batch_size")
-    input_layer = _single_input_layer(network, input_layer)
-    X = _check_inputs(X, input_layer)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    input_layer = single_input_layer(network, input_layer)
+    X = np.ascontiguousarray(check_features(X, input_layer))
     compiled = stochastic_function(network, input_layer)
     with reseeded_streams(compiled, seed):
         moments = mc_moments(compiled, X, n_samples, batch_size, progress)

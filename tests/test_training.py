@@ -287,7 +287,8 @@ BAD_INPUTS = {
     "rank": (lambda X, y: dict(X=X[:, :, None], y=y),
              r"X has shape \(40, 2, 1\) but the network's input layer expects shape \(None, 2\)"),
     "features": (lambda X, y: dict(X=np.hstack([X, X]), y=y),
-                 r"X has shape \(40, 4\) but the network's input layer expects shape \(None, 2\)"),
+                 r"X has shape \(40, 4\) but the network's input layer expects 2 along axis 1 "
+                 r"\(shape \(None, 2\)\)"),
     "nan target": (lambda X, y: dict(X=X, y=np.where(np.arange(40) == 9, np.nan, y)),
                    "y contains nan at row 9"),
     "short weights": (lambda X, y: dict(X=X, y=y, weights=np.ones(41)),

@@ -13,13 +13,7 @@ from helpers import REPO
 
 from dropout_layers.executors import ExecutorError
 from dropout_layers.files import temporary_name
-from dropout_layers_higgs.cli.common import (
-    DiskFullError,
-    UsageError,
-    describe_files,
-    expand_data_paths,
-    reporting_full_disk,
-)
+from dropout_layers_higgs.cli.common import DiskFullError, describe_files, reporting_full_disk
 from dropout_layers_higgs.cli.predict import choose_cut
 from dropout_layers_higgs.cli.rundir import LOCK_NAME, OutputInUseError, RunDirectory
 from dropout_layers_higgs.cli.train_args import DEFAULTS, build_parser, parse_args, pipeline_options
@@ -29,36 +23,8 @@ from dropout_layers_higgs.pipeline import PipelineOptions
 from dropout_layers_higgs.splitfile import part_index, read_split, write_split
 
 # --------------------------------------------------------------------------
-# Data paths
+# Data paths (load_higgs expands directories and globs; see test_higgs_data)
 # --------------------------------------------------------------------------
-
-
-def test_files_directories_and_globs_expand_in_order(tmp_path):
-    for name in ("b.csv", "a.csv.gz", "c.tsv", "notes.txt", ".hidden.csv"):
-        (tmp_path / name).write_text("x")
-    (tmp_path / "sub").mkdir()
-    assert expand_data_paths([str(tmp_path)]) == [tmp_path / "a.csv.gz", tmp_path / "b.csv",
-                                                  tmp_path / "c.tsv"]
-    assert expand_data_paths([str(tmp_path / "*.csv")]) == [tmp_path / "b.csv"]
-    assert expand_data_paths([str(tmp_path / "c.tsv"), str(tmp_path / "b.csv")]) == [
-        tmp_path / "c.tsv", tmp_path / "b.csv"]
-    # A missing file is the reader's to refuse, with its own message.
-    assert expand_data_paths([str(tmp_path / "absent.csv")]) == [tmp_path / "absent.csv"]
-
-
-@pytest.mark.parametrize("values, message", [
-    (["{d}/b.csv", "{d}/./b.csv"], "b.csv is given twice"),
-    (["{d}", "{d}/b.csv"], "b.csv is given twice"),
-    (["{d}/*.parquet"], "*.parquet': matches no files"),
-    (["{d}/empty"], "directory holds no data files"),
-])
-def test_bad_data_paths_are_refused_in_one_line(tmp_path, values, message):
-    (tmp_path / "b.csv").write_text("x")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(UsageError) as info:
-        expand_data_paths([value.format(d=tmp_path) for value in values])
-    assert str(info.value).startswith("--data")
-    assert message in str(info.value) and "\n" not in str(info.value)
 
 
 def test_repeated_data_option_accumulates_and_one_option_takes_several_files():

@@ -183,3 +183,95 @@ def test_submission_from_the_trained_checkpoint(previous_run, tmp_path):
     n_signal = classes.count("s")
     assert classes == ["s"] * n_signal + ["b"] * (len(classes) - n_signal)
     assert f"({n_signal} of {len(rows)} as signal)" in proc.stdout
+
+
+# --------------------------------------------------------------------------
+# The physicist's workflow: signal and background files, a cut, the held-out events
+# --------------------------------------------------------------------------
+
+PREDICT = REPO / "scripts" / "predict_higgs.py"
+
+
+@pytest.fixture(scope="module")
+def two_files(tmp_path_factory):
+    """sig.csv and bg.csv: the signal and the background events of one toy file."""
+    from dropout_layers_higgs.synthetic import write_toy_higgs
+
+    directory = tmp_path_factory.mktemp("two_files")
+    write_toy_higgs(directory / "toy.csv", n_events=1500, seed=6)
+    header, *rows = (directory / "toy.csv").read_text().splitlines()
+    write(directory / "sig.csv", [header] + [row for row in rows if row.endswith(",s")])
+    write(directory / "bg.csv", [header] + [row for row in rows if row.endswith(",b")])
+    return directory
+
+
+@pytest.fixture(scope="module")
+def two_file_run(two_files):
+    out = two_files / "higgs_out"
+    proc = run_script("--data", "sig.csv", "bg.csv", "--out", out, "--hidden", "8", "--epochs",
+                      "2", "--batch-size", "32", "--quiet", cwd=two_files)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def file_ids(path):
+    return [int(row.split(",")[0]) for row in path.read_text().splitlines()[1:]]
+
+
+def test_signal_and_background_files_train_as_one_data_set(two_file_run, two_files):
+    out, proc = two_file_run
+    assert proc.stderr == ""
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["description"].startswith("sig.csv + bg.csv (kaggle-train, 1,500 ")
+    split = [row.split(",") for row in (out / "split.csv").read_text().splitlines()]
+    assert split[0] == ["Row", "EventId", "Part"]
+    # Every event once, in the order of the files, with its own EventId.
+    assert [int(row[0]) for row in split[1:]] == list(range(1500))
+    ids = file_ids(two_files / "sig.csv") + file_ids(two_files / "bg.csv")
+    assert [int(row[1]) for row in split[1:]] == ids
+    parts = [row[2] for row in split[1:]]
+    data = metrics["data"]
+    assert (parts.count("train"), parts.count("valid"), parts.count("test")) == (
+        data["n_train"], data["n_valid"], data["n_test"])
+    assert {"loss.png", "overtraining.png", "roc.png", "ams.png"} <= {p.name for p in
+                                                                      out.iterdir()}
+
+
+def labelled_figures(stdout):
+    line = next(line for line in stdout.splitlines() if line.startswith("labelled data"))
+    figures = dict(part.rsplit(" ", 1) for part in line.split(": ", 1)[1].split("; "))
+    return {name: float(value) for name, value in figures.items()}
+
+
+def test_held_out_events_from_split_csv_score_as_the_run_reported(two_file_run, two_files):
+    out, _ = two_file_run
+    proc = run_any_script(PREDICT, out / "model.h5", "sig.csv", "bg.csv", "--split",
+                          out / "split.csv", "--out", "held_out.csv", cwd=two_files)
+    assert proc.returncode == 0, proc.stderr
+    test = json.loads((out / "metrics.json").read_text())["test"]
+    assert f"labelled data ({test['n_events']:,} events)" in proc.stdout
+    figures = labelled_figures(proc.stdout)
+    # Printed to 4 decimals: equal to the reported figures to rounding.
+    assert figures["AUC"] == pytest.approx(test["auc"], abs=6e-5)
+    assert figures["AMS at the cut"] == pytest.approx(test["ams_at_threshold"], abs=6e-5)
+    assert figures["AMS of the top 15%"] == pytest.approx(test["ams_top15"], abs=6e-5)
+    assert len((two_files / "held_out.csv").read_text().splitlines()) == 1 + test["n_events"]
+
+
+@pytest.mark.parametrize("cut, expected", [
+    (("--top-fraction", "0.2"), "cut: --top-fraction 0.2 (threshold "),
+    (("--threshold", "0.5"), "cut: --threshold 0.5)"),
+])
+def test_prediction_with_a_chosen_cut_says_which(two_file_run, two_files, cut, expected):
+    out, _ = two_file_run
+    submission = two_files / f"submission{cut[0]}.csv"
+    proc = run_any_script(PREDICT, out / "model.h5", "sig.csv", "bg.csv", *cut, "--out",
+                          submission, cwd=two_files)
+    assert proc.returncode == 0, proc.stderr
+    assert expected in proc.stdout.splitlines()[0]
+    rows = [row.split(",") for row in submission.read_text().splitlines()[1:]]
+    by_rank = [row[2] for row in sorted(rows, key=lambda row: -int(row[1]))]
+    n_signal = by_rank.count("s")
+    assert by_rank == ["s"] * n_signal + ["b"] * (len(rows) - n_signal)
+    if cut[0] == "--top-fraction":
+        assert n_signal == 300  # 0.2 of 1,500, no ties among sigmoid scores

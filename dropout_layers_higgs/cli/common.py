@@ -8,7 +8,6 @@ a traceback: :func:`run_main` turns every
 import argparse
 import contextlib
 import errno
-import glob
 import os
 import sys
 from pathlib import Path
@@ -21,8 +20,8 @@ from ..errors import HiggsError, UsageError
 
 __all__ = ["OneLineParser", "UsageError", "DiskFullError", "positive_int", "positive_float",
            "probability", "fraction", "limit_blas_threads", "check_out_dir", "make_out_dir",
-           "expand_data_paths", "describe_files", "is_disk_full", "reporting_full_disk",
-           "run_main", "DATA_SUFFIXES", "EXIT_USAGE", "EXIT_FAILURE", "EXIT_INTERRUPTED"]
+           "describe_files", "is_disk_full", "reporting_full_disk", "run_main", "EXIT_USAGE",
+           "EXIT_FAILURE", "EXIT_INTERRUPTED"]
 
 #: Exit status of a bad option.
 EXIT_USAGE = 2
@@ -104,73 +103,8 @@ def make_out_dir(out, option="--out"):
         raise UsageError(f"{option} {out}: cannot create directory ({exc.strerror})") from None
 
 
-#: File names a directory given as data contributes (compressed or not).
-DATA_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
-_GLOB_CHARACTERS = frozenset("*?[")
-
-
 class DiskFullError(HiggsError):
     """The disk filled up while writing; the files written before it are kept."""
-
-
-def _expand_one(value, option):
-    path = Path(value)
-    if path.is_dir():
-        found = sorted(entry for entry in path.iterdir() if entry.is_file()
-                       and not entry.name.startswith(".")
-                       and entry.name.lower().endswith(DATA_SUFFIXES))
-        if not found:
-            raise UsageError(f"{option} {value}: directory holds no data files "
-                             f"({', '.join('*' + suffix for suffix in DATA_SUFFIXES)})")
-        return found
-    if not path.exists() and _GLOB_CHARACTERS & set(str(value)):
-        found = sorted(Path(match) for match in glob.glob(str(value)) if Path(match).is_file())
-        if not found:
-            raise UsageError(f"{option} {value!r}: matches no files")
-        return found
-    return [path]
-
-
-def expand_data_paths(values, option="--data"):
-    """List the data files that command-line values name, in order.
-
-    Parameters
-    ----------
-    values : sequence of str
-        File names, directories (their ``*.csv``, ``*.tsv``, ``*.csv.gz``
-        and ``*.tsv.gz`` files, sorted by name) and glob patterns (quoted,
-        so that the shell leaves them; sorted by name).
-    option : str
-        Named in errors.
-
-    Returns
-    -------
-    list of pathlib.Path
-        A file that does not exist is passed on for the reader to refuse.
-
-    Raises
-    ------
-    UsageError
-        If a directory or pattern gives no files, or a file comes twice.
-
-    Examples
-    --------
-    >>> [str(p) for p in expand_data_paths(["sig.csv", "bg.csv"])]
-    ['sig.csv', 'bg.csv']
-    >>> expand_data_paths(["a.csv", "./a.csv"])
-    Traceback (most recent call last):
-    ...
-    dropout_layers_higgs.errors.UsageError: --data: a.csv is given twice
-    """
-    paths, seen = [], {}
-    for value in values:
-        for path in _expand_one(value, option):
-            key = os.path.realpath(path)
-            if key in seen:
-                raise UsageError(f"{option}: {path} is given twice")
-            seen[key] = path
-            paths.append(path)
-    return paths
 
 
 def describe_files(paths, limit=3):

@@ -49,6 +49,7 @@ from dropout_layers.metrics import roc_auc
 from dropout_layers.uncertainty import predict_mc
 
 from ..data import load_higgs, write_submission
+from ..data.sources import expand_paths
 from ..metrics import ams_at_fraction, ams_at_threshold, leaderboard_ams, threshold_at_fraction
 from ..preprocessing import HiggsPreprocessor
 from ..splitfile import PARTS, part_index, read_split
@@ -56,7 +57,6 @@ from .common import (
     OneLineParser,
     UsageError,
     describe_files,
-    expand_data_paths,
     fraction,
     limit_blas_threads,
     positive_int,
@@ -204,8 +204,8 @@ def choose_cut(args, scores, stored):
 
 
 def _load_events(args, preprocessor):
-    paths = expand_data_paths(args.data, "DATA")
-    data = load_higgs(paths[0] if len(paths) == 1 else paths, format=args.format,
+    paths = expand_paths(args.data)
+    data = load_higgs(paths, format=args.format,
                       allow_single_class=True)
     name = describe_files(paths)
     try:

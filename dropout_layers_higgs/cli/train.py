@@ -35,6 +35,7 @@ from dropout_layers.files import write_json
 
 from .. import pipeline, report
 from ..data import load_higgs
+from ..data.sources import expand_paths
 from ..splitfile import SPLIT_NAME, write_split
 from ..synthetic import generate_toy_higgs
 from . import train_modes
@@ -43,7 +44,6 @@ from .common import (
     UsageError,
     check_out_dir,
     describe_files,
-    expand_data_paths,
     limit_blas_threads,
     reporting_full_disk,
     run_main,
@@ -82,9 +82,8 @@ def load_training_data(args, say=_say):
             "data).")
         data = generate_toy_higgs(SYNTHETIC_EVENTS, seed=0)
         return data, f"synthetic Kaggle-schema events ({SYNTHETIC_EVENTS:,}, seed 0)"
-    paths = expand_data_paths(args.data)
-    source = paths[0] if len(paths) == 1 else paths
-    data = load_higgs(source, format=args.format, progress=None if not args.quiet else False)
+    paths = expand_paths(args.data)
+    data = load_higgs(paths, format=args.format, progress=None if not args.quiet else False)
     name = describe_files(paths)
     if data.y is None:
         raise UsageError(f"{name}: has no labels ({data.format} format); train on a labelled "
@@ -183,7 +182,8 @@ def main(argv=None, prog="train-higgs"):
                        else args.threads or args.cpus_per_member)
     out = check_out_dir(args.out)
     options = pipeline_options(args)
-    with RunDirectory(out, prog) as run_dir, reporting_full_disk(out, run_dir.written):
+    run_dir = RunDirectory(out, prog)
+    with reporting_full_disk(out, run_dir.written), run_dir:
         train_modes.check_ray_address(args.ray_address)
         data, dataset = load_training_data(args)
         if args.search is not None:

@@ -1,4 +1,5 @@
 """HDF5 checkpoints: round trips, plain-h5py layout, atomic writes and bad files."""
+
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Networks
 # --------------------------------------------------------------------------
 
+
 def build_mlp(n_in=6, hidden=(8, 8), p=0.5, name_hidden=True):
     """A sigmoid MLP with dropout; hidden layers named or not."""
     layer = dl.InputLayer((None, n_in), name="input")
@@ -42,7 +44,7 @@ def build_dag():
     """Two outputs over a graph with a shared input, a concat and a weighted sum."""
     l_in = dl.InputLayer((None, 5), name="x")
     a = dl.DenseLayer(l_in, 4, name="a")
-    b = dl.ReLUDenseLayer(l_in, 3)                        # unnamed: stored as re_lu_dense_2
+    b = dl.ReLUDenseLayer(l_in, 3)  # unnamed: stored as re_lu_dense_2
     concat = dl.ConcatLayer([a, b], axis=1)
     side = dl.DenseLayer(l_in, 7, nonlinearity=dl.nonlinearities.tanh, b=None, name="side")
     total = dl.ElemwiseSumLayer([concat, side], coeffs=[1.0, -0.5], name="sum")
@@ -58,7 +60,7 @@ def param_values(network):
 
 def compile_predict(network):
     outputs = network if isinstance(network, list) else [network]
-    inputs = [l.input_var for l in dl.get_all_layers(outputs) if isinstance(l, dl.InputLayer)]
+    inputs = [lyr.input_var for lyr in dl.get_all_layers(outputs) if isinstance(lyr, dl.InputLayer)]
     return dl.function(inputs, dl.get_output(outputs, deterministic=True))
 
 
@@ -74,7 +76,9 @@ def float64():
 def saved_mlp(tmp_path):
     network = build_mlp()
     path = tmp_path / "model.h5"
-    ckpt.save_checkpoint(path, network, metadata={"note": "test"}, history=[{"epoch": 1, "loss": 0.5}])
+    ckpt.save_checkpoint(
+        path, network, metadata={"note": "test"}, history=[{"epoch": 1, "loss": 0.5}]
+    )
     return path, network
 
 
@@ -98,15 +102,19 @@ for name in sys.argv[1:]:
     outputs = outputs if isinstance(outputs, list) else [outputs]
     results[name] = {
         "dtypes": [str(o.dtype) for o in outputs],
-        "bit_equal": [o.dtype == expected[f"y{i}"].dtype and o.tobytes() == expected[f"y{i}"].tobytes()
+        "bit_equal": [o.dtype == expected[f"y{i}"].dtype
+                      and o.tobytes() == expected[f"y{i}"].tobytes()
                       for i, o in enumerate(outputs)],
-        "params_equal": all(np.array_equal(p.get_value(), expected[f"p{i}"]) and p.dtype == expected[f"p{i}"].dtype
+        "params_equal": all(np.array_equal(p.get_value(), expected[f"p{i}"])
+                            and p.dtype == expected[f"p{i}"].dtype
                             for i, p in enumerate(dl.get_all_params(checkpoint.network))),
         "layers": list(checkpoint.layers),
     }
 after = dl.get_rng().get_state(legacy=False)
-results["global_rng_untouched"] = bool(np.array_equal(before["state"]["key"], after["state"]["key"]))
-results["model_code_imported"] = sorted(m for m in sys.modules if m == "models" or m.startswith(("models.", "test")))
+results["global_rng_untouched"] = bool(np.array_equal(before["state"]["key"],
+                                                      after["state"]["key"]))
+results["model_code_imported"] = sorted(m for m in sys.modules
+                                        if m == "models" or m.startswith(("models.", "test")))
 print(json.dumps(results))
 """
 
@@ -124,7 +132,12 @@ def _save_case(directory, name, network, X):
 
 def test_round_trip_in_fresh_process_is_bit_exact(tmp_path):
     rng = np.random.default_rng(0)
-    _save_case(tmp_path, "mlp32", build_mlp(name_hidden=False), rng.standard_normal((17, 6)).astype("float32"))
+    _save_case(
+        tmp_path,
+        "mlp32",
+        build_mlp(name_hidden=False),
+        rng.standard_normal((17, 6)).astype("float32"),
+    )
     _save_case(tmp_path, "dag32", build_dag(), rng.standard_normal((9, 5)).astype("float32"))
     previous = dl.get_floatX()
     dl.set_floatX("float64")
@@ -142,8 +155,14 @@ def test_round_trip_in_fresh_process_is_bit_exact(tmp_path):
     for name in ("mlp32", "mlp64", "dag32"):
         assert all(results[name]["bit_equal"]), name
         assert results[name]["params_equal"], name
-    assert results["mlp32"]["layers"] == ["input", "re_lu_dense_1", "switch_dropout_2", "re_lu_dense_3",
-                                          "switch_dropout_4", "output"]
+    assert results["mlp32"]["layers"] == [
+        "input",
+        "re_lu_dense_1",
+        "switch_dropout_2",
+        "re_lu_dense_3",
+        "switch_dropout_4",
+        "output",
+    ]
     assert results["global_rng_untouched"]
     assert results["model_code_imported"] == []
 
@@ -154,11 +173,15 @@ def test_dag_wiring_and_outputs_are_rebuilt(tmp_path):
     ckpt.save_checkpoint(path, network)
     loaded = ckpt.load_checkpoint(path)
 
-    assert isinstance(loaded.network, list) and [l.name for l in loaded.network] == ["probs", "score"]
+    assert isinstance(loaded.network, list) and [lyr.name for lyr in loaded.network] == [
+        "probs",
+        "score",
+    ]
     original_layers = dl.get_all_layers(network)
     rebuilt_layers = list(loaded.layers.values())
-    assert [type(l) for l in rebuilt_layers] == [type(l) for l in original_layers]
-    assert [l.output_shape for l in rebuilt_layers] == [l.output_shape for l in original_layers]
+    assert [type(lyr) for lyr in rebuilt_layers] == [type(lyr) for lyr in original_layers]
+    assert [lyr.output_shape for lyr in rebuilt_layers] == [
+        lyr.output_shape for lyr in original_layers]
     layers = loaded.layers
     # The input is shared by three layers, and "a" feeds both the concat and an output.
     assert layers["a"].input_layer is layers["x"] and layers["side"].input_layer is layers["x"]
@@ -174,7 +197,9 @@ def test_loading_keeps_global_rng_and_floatx(saved_mlp, float64):
     state = dl.get_rng().get_state(legacy=False)
     loaded = ckpt.load_checkpoint(path)
     assert dl.get_floatX() == "float64"
-    assert np.array_equal(dl.get_rng().get_state(legacy=False)["state"]["key"], state["state"]["key"])
+    assert np.array_equal(
+        dl.get_rng().get_state(legacy=False)["state"]["key"], state["state"]["key"]
+    )
     # The network is rebuilt as it was saved, in float32.
     assert loaded.input_var.dtype == "float32"
     assert all(p.dtype == "float32" for p in dl.get_all_params(loaded.network))
@@ -187,8 +212,9 @@ class CheckpointTestScaleLayer(Layer):
     def __init__(self, incoming, offset=0.0, name=None):
         super().__init__(incoming, name=name)
         self.offset = offset
-        self.scale = self.add_param(dl.init.Constant(1.0), (self.input_shape[1],), name="scale",
-                                    regularizable=False)
+        self.scale = self.add_param(
+            dl.init.Constant(1.0), (self.input_shape[1],), name="scale", regularizable=False
+        )
 
     def get_output_for(self, input, deterministic=False, **kwargs):
         return input * self.scale + self.offset
@@ -234,31 +260,61 @@ def test_unregistered_layer_error_names_class_and_how_to_register(tmp_path):
 # The layout, as plain h5py sees it
 # --------------------------------------------------------------------------
 
+
 def test_file_is_readable_with_h5py_alone(tmp_path):
     network = build_mlp()
-    state = updates.adam(dl.get_output(network).mean(), dl.get_all_params(network, trainable=True)).state
+    state = updates.adam(
+        dl.get_output(network).mean(), dl.get_all_params(network, trainable=True)
+    ).state
     path = tmp_path / "model.h5"
-    ckpt.save_checkpoint(path, network, optimizer=state, metadata={"run": "a"}, history={"loss": [1.0, 0.5]},
-                         preprocessing={"mean": np.arange(6.0), "std": np.ones(6, "float32"), "log": True,
-                                        "names": ["a", "b"], "version": 2, "kind": "standard"})
+    ckpt.save_checkpoint(
+        path,
+        network,
+        optimizer=state,
+        metadata={"run": "a"},
+        history={"loss": [1.0, 0.5]},
+        preprocessing={
+            "mean": np.arange(6.0),
+            "std": np.ones(6, "float32"),
+            "log": True,
+            "names": ["a", "b"],
+            "version": 2,
+            "kind": "standard",
+        },
+    )
     hidden1 = dl.get_all_layers(network)[1]
 
     with h5py.File(path, "r") as f:
         np.testing.assert_array_equal(f["params/hidden1/W"][()], hidden1.W.get_value())
         assert f["params/hidden1/W"].dtype == np.float32
-        assert f["params/hidden1/W"].attrs["trainable"] and f["params/hidden1/W"].attrs["regularizable"]
+        assert (
+            f["params/hidden1/W"].attrs["trainable"]
+            and f["params/hidden1/W"].attrs["regularizable"]
+        )
         assert not f["params/hidden1/b"].attrs["regularizable"]
         assert f["params/hidden1"].attrs["layer_class"] == "ReLUDenseLayer"
         assert f.attrs["format"] == "dropout_layers.checkpoint" and f.attrs["format_version"] == 1
         assert f.attrs["library_version"] == dl.__version__
         import pytensor
+
         assert f.attrs["pytensor_version"] == pytensor.__version__
-        assert f.attrs["numpy_version"] == np.__version__ and f.attrs["h5py_version"] == h5py.__version__
+        assert (
+            f.attrs["numpy_version"] == np.__version__
+            and f.attrs["h5py_version"] == h5py.__version__
+        )
         assert f.attrs["floatX"] == "float32"
-        assert (datetime.now().astimezone() - datetime.fromisoformat(f.attrs["created"])).total_seconds() < 600
+        assert (
+            datetime.now().astimezone() - datetime.fromisoformat(f.attrs["created"])
+        ).total_seconds() < 600
         architecture = json.loads(f.attrs["architecture"])
         assert [entry["name"] for entry in architecture["layers"]] == [
-            "input", "hidden1", "dropout1", "hidden2", "dropout2", "output"]
+            "input",
+            "hidden1",
+            "dropout1",
+            "hidden2",
+            "dropout2",
+            "output",
+        ]
         assert architecture["layers"][1]["incoming"] == [0] and architecture["outputs"] == [5]
         assert json.loads(f.attrs["metadata"]) == {"run": "a"}
         assert json.loads(f.attrs["history"]) == {"loss": [1.0, 0.5]}
@@ -280,7 +336,12 @@ def test_unnamed_layers_get_stable_names_and_duplicates_are_refused(tmp_path):
         assert list(f["params"]) == ["re_lu_dense_1", "output"]
     # The same code names the same layers alike, so load_params matches them.
     again = build_mlp(hidden=(4,), name_hidden=False)
-    assert ckpt.load_params(again, path).loaded == ["re_lu_dense_1/W", "re_lu_dense_1/b", "output/W", "output/b"]
+    assert ckpt.load_params(again, path).loaded == [
+        "re_lu_dense_1/W",
+        "re_lu_dense_1/b",
+        "output/W",
+        "output/b",
+    ]
 
     l_in = dl.InputLayer((None, 2), name="input")
     clash = dl.DenseLayer(dl.DenseLayer(l_in, 3, name="dense"), 1, name="dense")
@@ -294,7 +355,10 @@ def test_optimizer_and_rng_states_round_trip(tmp_path):
     params = dl.get_all_params(network, trainable=True)
     rule = updates.adam(dl.get_output(network).mean(), params)
     rng = np.random.default_rng(3)
-    values = {name: rng.standard_normal(v.shape).astype(v.dtype) for name, v in rule.state.get_values().items()}
+    values = {
+        name: rng.standard_normal(v.shape).astype(v.dtype)
+        for name, v in rule.state.get_values().items()
+    }
     values["t"] = np.asarray(41, dtype=values["t"].dtype)  # the step count, in the rule's dtype
     rule.state.set_values(values)
     dropout1 = dl.get_all_layers(network)[2]
@@ -312,7 +376,9 @@ def test_optimizer_and_rng_states_round_trip(tmp_path):
     for name, value in values.items():
         assert loaded.optimizer_state[name].dtype == value.dtype
         np.testing.assert_array_equal(loaded.optimizer_state[name], value)
-    assert loaded.layers["dropout1"].rng.get_value().bit_generator.state == stream.bit_generator.state
+    assert (
+        loaded.layers["dropout1"].rng.get_value().bit_generator.state == stream.bit_generator.state
+    )
     assert loaded.global_rng_state == {"kind": "Generator", "state": global_state}
 
     # Restore everything into a fresh network and rule built in code.
@@ -324,8 +390,14 @@ def test_optimizer_and_rng_states_round_trip(tmp_path):
         np.testing.assert_array_equal(fresh_rule.state[name].get_value(), value)
     for a, b in zip(param_values(network), param_values(fresh)):
         np.testing.assert_array_equal(a, b)
-    assert dl.get_all_layers(fresh)[2].rng.get_value().bit_generator.state == stream.bit_generator.state
-    assert isinstance(dl.get_rng(), np.random.Generator) and dl.get_rng().bit_generator.state == global_state
+    assert (
+        dl.get_all_layers(fresh)[2].rng.get_value().bit_generator.state
+        == stream.bit_generator.state
+    )
+    assert (
+        isinstance(dl.get_rng(), np.random.Generator)
+        and dl.get_rng().bit_generator.state == global_state
+    )
     assert restored.network is fresh and restored.exact_resume
 
 
@@ -351,17 +423,30 @@ def test_restore_rng_rewinds_layer_streams_and_global_rng(saved_mlp):
     dl.set_rng(np.random.RandomState(5))
     loaded.restore_rng(global_rng=False)
     assert stream.get_value().bit_generator.state == stored_stream
-    assert dl.get_rng().get_state(legacy=False)["state"]["key"][0] == np.random.RandomState(5).get_state()[1][0]
+    assert (
+        dl.get_rng().get_state(legacy=False)["state"]["key"][0]
+        == np.random.RandomState(5).get_state()[1][0]
+    )
     loaded.restore_rng()
-    np.testing.assert_array_equal(dl.get_rng().get_state(legacy=False)["state"]["key"],
-                                  loaded.global_rng_state["state"]["state"]["key"])
+    np.testing.assert_array_equal(
+        dl.get_rng().get_state(legacy=False)["state"]["key"],
+        loaded.global_rng_state["state"]["state"]["key"],
+    )
 
 
 def test_preprocessing_round_trip(tmp_path):
     preprocessing = {
-        "mean": np.array([1.5, -2.0]), "counts": np.array([3, 4], dtype="int32"), "mask": np.array([True, False]),
-        "names": np.array(["pt", "eta"]), "columns": ["pt", "eta"], "threshold": 0.25, "epochs": 3,
-        "log": False, "kind": "standard", "missing": None, "nested": {"floor": np.float32(1e-6), "keep": [0, 1]},
+        "mean": np.array([1.5, -2.0]),
+        "counts": np.array([3, 4], dtype="int32"),
+        "mask": np.array([True, False]),
+        "names": np.array(["pt", "eta"]),
+        "columns": ["pt", "eta"],
+        "threshold": 0.25,
+        "epochs": 3,
+        "log": False,
+        "kind": "standard",
+        "missing": None,
+        "nested": {"floor": np.float32(1e-6), "keep": [0, 1]},
     }
     path = tmp_path / "pre.h5"
     ckpt.save_checkpoint(path, build_mlp(), preprocessing=preprocessing)
@@ -373,7 +458,10 @@ def test_preprocessing_round_trip(tmp_path):
     for key in ("columns", "threshold", "epochs", "log", "kind", "missing"):
         assert loaded[key] == preprocessing[key] and type(loaded[key]) is type(preprocessing[key])
     assert loaded["nested"]["keep"] == [0, 1]
-    assert loaded["nested"]["floor"] == np.float32(1e-6) and loaded["nested"]["floor"].dtype == np.float32
+    assert (
+        loaded["nested"]["floor"] == np.float32(1e-6)
+        and loaded["nested"]["floor"].dtype == np.float32
+    )
 
 
 def test_higgs_preprocessor_state_round_trip(tmp_path):
@@ -384,7 +472,9 @@ def test_higgs_preprocessor_state_round_trip(tmp_path):
     X[::7, 1] = -999.0
     preprocessor = HiggsPreprocessor().fit(X, ["DER_mass_MMC", "PRI_tau_pt", "PRI_jet_leading_pt"])
     path = tmp_path / "higgs.h5"
-    ckpt.save_checkpoint(path, build_mlp(n_in=len(preprocessor.output_names)), preprocessing=preprocessor)
+    ckpt.save_checkpoint(
+        path, build_mlp(n_in=len(preprocessor.output_names)), preprocessing=preprocessor
+    )
     restored = HiggsPreprocessor.from_state(ckpt.load_checkpoint(path).preprocessing)
     np.testing.assert_array_equal(restored.transform(X), preprocessor.transform(X))
 
@@ -422,8 +512,10 @@ def test_float16_weights(tmp_path):
         normal = np.abs(original) > np.finfo(np.float16).tiny
         assert np.all(np.abs(rebuilt - original)[normal] <= np.abs(original[normal]) * 2.0**-11)
 
-    with pytest.raises(ckpt.IncompatibleCheckpointError, match="float16 weights, which cannot resume training "
-                                                               "exactly; pass allow_inexact=True"):
+    with pytest.raises(
+        ckpt.IncompatibleCheckpointError,
+        match="float16 weights, which cannot resume training exactly; pass allow_inexact=True",
+    ):
         ckpt.restore_training_state(path, network)
     with pytest.warns(RuntimeWarning, match="resuming from rounded weights"):
         ckpt.restore_training_state(path, network, allow_inexact=True)
@@ -442,20 +534,28 @@ def test_load_params_strict_and_lenient(saved_mlp):
         np.testing.assert_array_equal(a, b)
 
     bigger = build_mlp(hidden=(8, 8, 8))
-    with pytest.raises(ckpt.IncompatibleCheckpointError,
-                       match=r"missing from the file \['hidden3/W', 'hidden3/b'\], not in the network \[\]"):
+    with pytest.raises(
+        ckpt.IncompatibleCheckpointError,
+        match=r"missing from the file \['hidden3/W', 'hidden3/b'\], not in the network \[\]",
+    ):
         ckpt.load_params(bigger, path)
     before = param_values(bigger)
     report = ckpt.load_params(bigger, path, strict=False)
-    assert report.missing == ["hidden3/W", "hidden3/b"] and report.unexpected == [] and len(report.loaded) == 6
+    assert (
+        report.missing == ["hidden3/W", "hidden3/b"]
+        and report.unexpected == []
+        and len(report.loaded) == 6
+    )
     np.testing.assert_array_equal(dl.get_all_layers(bigger)[5].W.get_value(), before[4])
     # The output layer now takes 8 inputs from hidden3 and matched too.
     np.testing.assert_array_equal(bigger.W.get_value(), network.W.get_value())
 
     wider = build_mlp(hidden=(9, 8))
-    with pytest.raises(ckpt.ShapeMismatchError,
-                       match=r"dataset '/params/hidden1/W' has shape \(6, 8\) but the network's parameter has shape "
-                             r"\(6, 9\)"):
+    with pytest.raises(
+        ckpt.ShapeMismatchError,
+        match=r"dataset '/params/hidden1/W' has shape \(6, 8\) but the network's parameter has "
+        r"shape \(6, 9\)",
+    ):
         ckpt.load_params(wider, path)
     untouched = param_values(wider)
     report = ckpt.load_params(wider, path, strict=False)
@@ -468,7 +568,9 @@ def test_ensemble_round_trip(tmp_path):
     from dropout_layers.ensemble import Ensemble
 
     members = [build_mlp(), build_mlp()]
-    ensemble = Ensemble(members, preprocessing={"mean": np.arange(6.0)}, threshold=0.3, metadata={"folds": 2})
+    ensemble = Ensemble(
+        members, preprocessing={"mean": np.arange(6.0)}, threshold=0.3, metadata={"folds": 2}
+    )
     path = tmp_path / "ensemble.h5"
     ckpt.save_ensemble(path, ensemble)
     assert ckpt.is_ensemble_file(path)
@@ -479,13 +581,16 @@ def test_ensemble_round_trip(tmp_path):
     for original, rebuilt in zip(members, loaded.members):
         for a, b in zip(param_values(original), param_values(rebuilt)):
             np.testing.assert_array_equal(a, b)
-        assert (dl.get_all_layers(rebuilt)[2].rng.get_value().bit_generator.state
-                == dl.get_all_layers(original)[2].rng.get_value().bit_generator.state)
+        assert (
+            dl.get_all_layers(rebuilt)[2].rng.get_value().bit_generator.state
+            == dl.get_all_layers(original)[2].rng.get_value().bit_generator.state
+        )
 
 
 # --------------------------------------------------------------------------
 # Safe writes
 # --------------------------------------------------------------------------
+
 
 def _digest(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -549,8 +654,12 @@ def test_kill_during_save_leaves_previous_checkpoint(saved_mlp, tmp_path):
     path, _ = saved_mlp
     before = _digest(path)
     marker = tmp_path / "writing"
-    with subprocess.Popen([sys.executable, "-c", KILLED_CHILD, str(path), str(marker)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/") as child:
+    with subprocess.Popen(
+        [sys.executable, "-c", KILLED_CHILD, str(path), str(marker)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd="/",
+    ) as child:
         try:
             deadline = time.monotonic() + 120
             while not marker.exists():
@@ -581,6 +690,7 @@ def test_kill_during_save_leaves_previous_checkpoint(saved_mlp, tmp_path):
 # Bad files
 # --------------------------------------------------------------------------
 
+
 def _replace_with_wrong_shape(f):
     del f["params/hidden1/W"]
     f["params/hidden1/W"] = np.zeros((6, 5), dtype="float32")
@@ -593,28 +703,50 @@ def _plain_hdf5(path):
 
 BAD_FILES = {
     "missing": (None, ckpt.CheckpointNotFoundError, "no such file"),
-    "text": (lambda p: p.write_text("epoch,loss\n1,0.5\n"), ckpt.NotACheckpointError, "not an HDF5 file"),
-    "empty": (lambda p: p.write_bytes(b""), ckpt.NotACheckpointError, "empty file, not an HDF5 checkpoint"),
-    "plain_hdf5": (_plain_hdf5, ckpt.UnverifiedCheckpointError,
-                   "an HDF5 file without a dropout_layers checkpoint header, so its size and SHA-256 "
-                   "cannot be checked; if you trust it, load it with verify=False"),
-    "truncated": (lambda p: os.truncate(p, p.stat().st_size // 2), ckpt.CorruptCheckpointError,
-                  "truncated file: "),
+    "text": (
+        lambda p: p.write_text("epoch,loss\n1,0.5\n"),
+        ckpt.NotACheckpointError,
+        "not an HDF5 file",
+    ),
+    "empty": (
+        lambda p: p.write_bytes(b""),
+        ckpt.NotACheckpointError,
+        "empty file, not an HDF5 checkpoint",
+    ),
+    "plain_hdf5": (
+        _plain_hdf5,
+        ckpt.UnverifiedCheckpointError,
+        "an HDF5 file without a dropout_layers checkpoint header, so its size and SHA-256 "
+        "cannot be checked; if you trust it, load it with verify=False",
+    ),
+    "truncated": (
+        lambda p: os.truncate(p, p.stat().st_size // 2),
+        ckpt.CorruptCheckpointError,
+        "truncated file: ",
+    ),
     "flipped": (None, ckpt.CorruptCheckpointError, "corrupted file"),
-    "newer_attr": (lambda p: edit(p, lambda f: f.attrs.__setitem__("format_version", 2)),
-                   ckpt.UnsupportedVersionError,
-                   "checkpoint format version 2 is newer than this library reads (version 1); upgrade"),
-    "missing_dataset": (lambda p: edit(p, lambda f: f.__delitem__("params/hidden2/b")), ckpt.MissingEntryError,
-                        "missing dataset '/params/hidden2/b'"),
-    "wrong_shape": (lambda p: edit(p, _replace_with_wrong_shape), ckpt.ShapeMismatchError,
-                    "dataset '/params/hidden1/W' has shape (6, 5) but the architecture gives (6, 8)"),
+    "newer_attr": (
+        lambda p: edit(p, lambda f: f.attrs.__setitem__("format_version", 2)),
+        ckpt.UnsupportedVersionError,
+        "checkpoint format version 2 is newer than this library reads (version 1); upgrade",
+    ),
+    "missing_dataset": (
+        lambda p: edit(p, lambda f: f.__delitem__("params/hidden2/b")),
+        ckpt.MissingEntryError,
+        "missing dataset '/params/hidden2/b'",
+    ),
+    "wrong_shape": (
+        lambda p: edit(p, _replace_with_wrong_shape),
+        ckpt.ShapeMismatchError,
+        "dataset '/params/hidden1/W' has shape (6, 5) but the architecture gives (6, 8)",
+    ),
 }
 
 
 def _flip_middle(path):
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 8] = bytes(b ^ 0xFF for b in data[middle:middle + 8])
+    data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
     path.write_bytes(bytes(data))
 
 
@@ -652,8 +784,11 @@ def test_newer_version_in_header_is_reported_before_reading(saved_mlp):
         block = raw.read(512)
         raw.seek(0)
         raw.write(block.replace(b'"format_version": 1', b'"format_version": 7'))
-    with pytest.raises(ckpt.UnsupportedVersionError, match="format version 7 is newer than this library reads "
-                                                           r"\(version 1\)"):
+    with pytest.raises(
+        ckpt.UnsupportedVersionError,
+        match="format version 7 is newer than this library reads "
+        r"\(version 1\)",
+    ):
         ckpt.load_checkpoint(path)
 
 
@@ -675,7 +810,7 @@ def test_inspect_script_prints_layout_and_one_line_errors(saved_mlp, tmp_path, c
     path, _ = saved_mlp
     assert inspect_checkpoint.main([str(path)]) == 0
     out = capsys.readouterr().out
-    assert "format_version: 1" in out and "W: float32 (6, 8)" in out and "note: \"test\"" in out
+    assert "format_version: 1" in out and "W: float32 (6, 8)" in out and 'note: "test"' in out
     assert "hidden1          ReLUDenseLayer       <- input" in out
 
     for kind in ("missing", "text", "truncated", "newer_attr", "wrong_shape"):
@@ -687,8 +822,66 @@ def test_inspect_script_prints_layout_and_one_line_errors(saved_mlp, tmp_path, c
 
     # As a command: nothing but the line on stderr, exit status 2.
     truncated = _make_bad(tmp_path, "truncated")
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "inspect_checkpoint.py"), str(truncated)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "inspect_checkpoint.py"), str(truncated)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith(f"inspect_checkpoint.py: error: {truncated}: truncated file: ")
     assert proc.stderr.count("\n") == 1
+
+
+# --------------------------------------------------------------------------
+# One type per loader, storage options, older files
+# --------------------------------------------------------------------------
+
+
+def test_each_loader_returns_one_type_and_names_the_other(tmp_path, saved_mlp):
+    from dropout_layers.ensemble import Ensemble
+
+    model, _ = saved_mlp
+    ensemble = tmp_path / "ensemble.h5"
+    ckpt.save_ensemble(ensemble, Ensemble([build_mlp()]))
+    assert not ckpt.is_ensemble_file(model) and ckpt.is_ensemble_file(ensemble)
+    assert isinstance(ckpt.load_checkpoint(model), ckpt.Checkpoint)
+    for load in (ckpt.load_checkpoint, lambda p: ckpt.load_params(build_mlp(), p),
+                 lambda p: ckpt.restore_training_state(p, build_mlp())):
+        with pytest.raises(ckpt.IncompatibleCheckpointError,
+                           match=f"^{ensemble}: is an ensemble file .*; load it with "
+                                 "dropout_layers.checkpoint.load_ensemble$"):
+            load(ensemble)
+    with pytest.raises(ckpt.IncompatibleCheckpointError,
+                       match="is a single-model checkpoint, not an ensemble; load it with "
+                             "dropout_layers.checkpoint.load_checkpoint"):
+        ckpt.load_ensemble(model)
+
+
+def test_storage_options_are_keywords_of_one_dataclass(tmp_path):
+    network = build_mlp()
+    with pytest.raises(TypeError, match="save_checkpoint\\(\\) got an unexpected keyword argument "
+                                        "'compresion' \\(the storage options are compression, "
+                                        "weights_dtype, key\\)"):
+        ckpt.save_checkpoint(tmp_path / "x.h5", network, compresion="gzip")
+    options = ckpt.CheckpointOptions(compression="lzf", weights_dtype=np.float16, key="k")
+    assert options == ckpt.CheckpointOptions("lzf", "float16", b"k")
+    with pytest.raises(ValueError, match="weights_dtype must be None or 'float16'"):
+        ckpt.CheckpointOptions(weights_dtype="float64")
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_history_keeps_nan_and_files_of_earlier_releases_load(tmp_path):
+    path = tmp_path / "old.h5"
+    ckpt.save_checkpoint(path, build_mlp(), history=[{"epoch": 1, "loss": float("nan")}])
+    assert np.isnan(ckpt.load_checkpoint(path).history[0]["loss"])
+    # Earlier releases wrote a header without "kind".
+    data = bytearray(path.read_bytes())
+    lines = bytes(data[:512]).split(b"\n")
+    header = json.loads(lines[1])
+    del header["kind"]
+    block = lines[0] + b"\n" + json.dumps(header, sort_keys=True).encode() + b"\n"
+    data[:512] = block + b"\0" * (512 - len(block))
+    path.write_bytes(bytes(data))
+    assert not ckpt.is_ensemble_file(path)
+    assert list(ckpt.load_checkpoint(path).layers)[-1] == "output"

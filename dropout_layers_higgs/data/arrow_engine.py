@@ -2,8 +2,8 @@
 
 Each column is converted to its final type as pyarrow parses it:
 ``EventId`` to int64 (never through float64), ``Label`` to a boolean with
-``s`` true and ``b`` false, ``KaggleSet`` to a string matched against
-:data:`~.schema.KAGGLE_SETS`, everything else to float64. Quoting, null
+``s`` true and ``b`` false, ``KaggleSet`` to a dictionary column whose
+values must be :data:`~.schema.KAGGLE_SETS`, everything else to float64. Quoting, null
 markers and blank-line skipping are off, so a field pyarrow accepts is one
 the careful :mod:`.validator` accepts too (the two exceptions, a lone CR
 and hexadecimal integers, are kept from pyarrow); any block pyarrow
@@ -49,10 +49,9 @@ class ArrowEngine:
 
     def __init__(self, schema, delimiter, block_bytes):
         import pyarrow as pa
-        import pyarrow.compute as compute
         import pyarrow.csv as csv
 
-        self._pa, self._csv, self._compute = pa, csv, compute
+        self._pa, self._csv = pa, csv
         self.schema = schema
         types = {name: self._type(schema.kind(name)) for name in schema.columns}
         task_bytes = max(_MIN_TASK_BYTES, block_bytes // (2 * max(pa.cpu_count(), 1)))
@@ -65,12 +64,11 @@ class ArrowEngine:
         self._convert_options = csv.ConvertOptions(
             column_types=types, null_values=[], true_values=["s"], false_values=["b"],
             strings_can_be_null=False, quoted_strings_can_be_null=False)
-        self._sets = pa.array(KAGGLE_SETS)
 
     def _type(self, kind):
         pa = self._pa
-        return {"id": pa.int64(), "letter-label": pa.bool_(), "set": pa.string()}.get(
-            kind, pa.float64())
+        return {"id": pa.int64(), "letter-label": pa.bool_(),
+                "set": pa.dictionary(pa.int32(), pa.string())}.get(kind, pa.float64())
 
     def parse(self, block):
         """Return the block's :class:`~.values.ParsedBlock`, or None if pyarrow refuses it."""
@@ -85,6 +83,8 @@ class ArrowEngine:
                                        convert_options=self._convert_options)
         except pa.ArrowException:
             return None
+        if any(column.null_count for column in table.columns):
+            return None
         # Without CRs, quoting or skipped blank lines, one row is one line.
         n_lines = table.num_rows
         # Parsed as float64 and rounded once to float32, as the validator does;
@@ -92,7 +92,10 @@ class ArrowEngine:
         features = np.empty((n_lines, len(schema.features)), dtype=np.float32)
         with np.errstate(over="ignore"):
             for j, name in enumerate(schema.features):
-                features[:, j] = table.column(name).to_numpy()
+                start = 0
+                for chunk in table.column(name).chunks:
+                    features[start:start + len(chunk), j] = _values(chunk, np.float64)
+                    start += len(chunk)
         columns = {"features": features}
         for name in schema.columns:
             kind = schema.kind(name)
@@ -100,12 +103,47 @@ class ArrowEngine:
                 continue
             column = table.column(name)
             if kind == "set":
-                column = self._compute.index_in(column, value_set=self._sets)
-                if column.null_count:
+                codes = _set_codes(column)
+                if codes is None:
                     return None
-                columns[name] = column.to_numpy().astype(np.int8)
+                columns[name] = codes
             elif kind == "letter-label":
-                columns[name] = column.to_numpy(zero_copy_only=False).astype(np.int8)
+                columns[name] = _joined(column, _bits)
             else:
-                columns[name] = column.to_numpy()
+                dtype = np.int64 if kind == "id" else np.float64
+                columns[name] = _joined(column, lambda chunk: _values(chunk, dtype))
         return ParsedBlock(columns)
+
+
+def _set_codes(column):
+    """KaggleSet codes (indices into KAGGLE_SETS) of a dictionary column, or None."""
+    parts = []
+    for chunk in column.chunks:
+        names = chunk.dictionary.to_pylist()
+        if not set(names) <= set(KAGGLE_SETS):
+            return None
+        lookup = np.array([KAGGLE_SETS.index(name) for name in names], dtype=np.int8)
+        parts.append(lookup[_values(chunk.indices, np.int32)] if len(names) else
+                     np.zeros(len(chunk), np.int8))
+    return np.concatenate(parts) if parts else np.zeros(0, np.int8)
+
+
+def _values(chunk, dtype):
+    """View the values of a null-free chunk of fixed-width numbers, without a copy.
+
+    Read from the buffer directly: ``Array.to_numpy`` imports pandas.
+    """
+    itemsize = np.dtype(dtype).itemsize
+    return np.frombuffer(chunk.buffers()[1], dtype=dtype, count=len(chunk),
+                         offset=chunk.offset * itemsize)
+
+
+def _bits(chunk):
+    """Return a null-free boolean chunk as int8 0/1 values."""
+    bits = np.unpackbits(np.frombuffer(chunk.buffers()[1], dtype=np.uint8), bitorder="little")
+    return bits[chunk.offset:chunk.offset + len(chunk)].astype(np.int8)
+
+
+def _joined(column, convert):
+    parts = [convert(chunk) for chunk in column.chunks]
+    return parts[0].copy() if len(parts) == 1 else np.concatenate(parts)

@@ -170,7 +170,10 @@ def write_uci_csv(path, X, y, delimiter=",", chunk_rows=65536):
 
     def lines(start, stop):
         fields = [_format_numbers(labels[start:stop])]
-        fields += [_format_numbers(X[start:stop, j]) for j in range(X.shape[1])]
+        # As float64, so that reading (float64, then rounded once to float32)
+        # gives back X.astype(float32) exactly.
+        fields += [_format_numbers(X[start:stop, j].astype(np.float64))
+                   for j in range(X.shape[1])]
         return _join_rows(fields, delimiter)
 
     _write_atomically(path, None, lines, len(X), chunk_rows)

@@ -15,7 +15,10 @@ call::
 
 Modules: :mod:`~.batches` (mini-batches, seeded per epoch), :mod:`~.history`
 (the per-epoch record), :mod:`~.callbacks` (early stopping, checkpoints,
-schedules), :mod:`~.trainer` (the loop).
+schedules), :mod:`~.loggers` (CSV, TensorBoard, MLflow), :mod:`~.graph`
+(loss, update rule, learning rate), :mod:`~.steps` (compiling, with the
+first-run notice), :mod:`~.loop` (the epochs), :mod:`~.options` (keyword
+settings), :mod:`~.trainer` (:class:`Trainer` and :func:`fit`).
 """
 from .batches import BatchIterator, batch_indices, epoch_permutation, iterate_minibatches
 from .callbacks import (
@@ -27,12 +30,18 @@ from .callbacks import (
     linear_ramp,
     save_training_checkpoint,
 )
+from .dropout_schedule import DropoutSchedule
+from .guards import TrainingFailed, TrainingGuard
 from .history import History
+from .loggers import CSVLogger, MissingDependencyError, MLflowLogger, TensorBoard
+from .options import FitOptions, TrainerSettings, UnknownOptionError
 from .trainer import RULE_NAMES, Trainer, binary_loss, fit
 
 __all__ = [
     "BatchIterator", "batch_indices", "epoch_permutation", "iterate_minibatches",
     "Callback", "EarlyStopping", "LearningRateSchedule", "ModelCheckpoint", "ParamSchedule",
     "linear_ramp", "save_training_checkpoint", "History", "RULE_NAMES", "Trainer", "binary_loss",
-    "fit",
+    "fit", "TrainingFailed", "TrainingGuard", "DropoutSchedule",
+    "CSVLogger", "TensorBoard", "MLflowLogger", "MissingDependencyError",
+    "FitOptions", "TrainerSettings", "UnknownOptionError",
 ]

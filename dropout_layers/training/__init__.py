@@ -30,8 +30,6 @@ from .callbacks import (
     linear_ramp,
     save_training_checkpoint,
 )
-from .dropout_schedule import DropoutSchedule
-from .guards import TrainingFailed, TrainingGuard
 from .history import History
 from .loggers import CSVLogger, MissingDependencyError, MLflowLogger, TensorBoard
 from .options import FitOptions, TrainerSettings, UnknownOptionError
@@ -41,7 +39,7 @@ __all__ = [
     "BatchIterator", "batch_indices", "epoch_permutation", "iterate_minibatches",
     "Callback", "EarlyStopping", "LearningRateSchedule", "ModelCheckpoint", "ParamSchedule",
     "linear_ramp", "save_training_checkpoint", "History", "RULE_NAMES", "Trainer", "binary_loss",
-    "fit", "TrainingFailed", "TrainingGuard", "DropoutSchedule",
+    "fit",
     "CSVLogger", "TensorBoard", "MLflowLogger", "MissingDependencyError",
     "FitOptions", "TrainerSettings", "UnknownOptionError",
 ]

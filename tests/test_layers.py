@@ -167,7 +167,7 @@ class TestGraphHelpers:
             dl.InputLayer((None, 0))
         with pytest.raises(ValueError, match="num_units must be a positive integer"):
             dl.DenseLayer((None, 3), 0)
-        with pytest.raises(ValueError, match="must be fixed"):
+        with pytest.raises(ValueError, match="requires a fixed input shape"):
             dl.DenseLayer((None, None), 3)
 
 

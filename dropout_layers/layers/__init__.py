@@ -1,7 +1,8 @@
 """Lasagne-style layers."""
 from .base import Layer, MergeLayer
-from .dense import DenseLayer, ReLUDenseLayer
+from .dense import DenseLayer, NINLayer, ReLUDenseLayer
 from .helper import (
+    UnusedKwargsWarning,
     count_params,
     get_all_layers,
     get_all_param_values,
@@ -11,7 +12,14 @@ from .helper import (
     set_all_param_values,
 )
 from .input import InputLayer
-from .merge import ConcatLayer, ElemwiseSumLayer
+from .merge import (
+    ConcatLayer,
+    ElemwiseMergeLayer,
+    ElemwiseSumLayer,
+    autocrop,
+    autocrop_array_shapes,
+    concat,
+)
 from .noise import (
     DropoutLayer,
     SwitchDropoutLayer,
@@ -23,9 +31,13 @@ from .noise import (
 from .registry import get_layer_class, register_layer, registered_layers
 
 __all__ = [
-    "Layer", "MergeLayer", "InputLayer", "DenseLayer", "ReLUDenseLayer", "ConcatLayer", "ElemwiseSumLayer",
+    "Layer", "MergeLayer", "InputLayer", "DenseLayer", "ReLUDenseLayer", "ConcatLayer",
+    "ElemwiseSumLayer",
     "SwitchDropoutLayer", "DropoutLayer", "dropout", "dropout_channels", "spatial_dropout",
     "dropout_locations", "get_all_layers", "get_output", "get_output_shape", "get_all_params",
     "count_params", "get_all_param_values", "set_all_param_values", "register_layer",
     "get_layer_class", "registered_layers",
+    # Lasagne's names in dense, merge and helper
+    "NINLayer", "ElemwiseMergeLayer", "autocrop", "autocrop_array_shapes", "concat",
+    "UnusedKwargsWarning",
 ]

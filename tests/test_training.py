@@ -11,8 +11,10 @@ recorded starting state with ``reset``.
 import copy
 import json
 import os
+import re
 import signal
 import sys
+import threading
 import types
 
 import numpy as np
@@ -22,8 +24,6 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import dropout_layers as dl
 from dropout_layers import nonlinearities
-from dropout_layers.training import callbacks as training_callbacks
-from dropout_layers.training import trainer as training_trainer
 from dropout_layers.objectives import aggregate, squared_error
 from dropout_layers.training import (
     BatchIterator,
@@ -34,12 +34,16 @@ from dropout_layers.training import (
     ModelCheckpoint,
     ParamSchedule,
     Trainer,
+    UnknownOptionError,
     batch_indices,
     epoch_permutation,
     fit,
     iterate_minibatches,
     linear_ramp,
 )
+from dropout_layers.training import callbacks as training_callbacks
+from dropout_layers.training import trainer as training_trainer
+from dropout_layers.training.steps import CompileNotice, estimate_compile_seconds
 
 
 # ----------------------------------------------------------------------
@@ -192,7 +196,8 @@ def test_batch_larger_than_the_data_is_one_batch():
     assert len(batches) == 1
     assert_array_equal(np.sort(batches[0]), np.arange(5))
     assert len(BatchIterator(np.zeros((5, 2)), batch_size=128)) == 1
-    with pytest.raises(ValueError, match="batch_size 128 is larger than the 5 rows and drop_last=True"):
+    with pytest.raises(ValueError,
+                       match="batch_size 128 is larger than the 5 rows and drop_last=True"):
         BatchIterator(np.zeros((5, 2)), batch_size=128, drop_last=True)
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
         batch_indices(5, 0)
@@ -293,7 +298,8 @@ BAD_INPUTS = {
                    "y contains nan at row 9"),
     "short weights": (lambda X, y: dict(X=X, y=y, weights=np.ones(41)),
                       "weights has 41 rows but X has 40"),
-    "negative weight": (lambda X, y: dict(X=X, y=y, weights=np.where(np.arange(40) == 4, -0.5, 1.0)),
+    "negative weight": (lambda X, y: dict(X=X, y=y,
+                                          weights=np.where(np.arange(40) == 4, -0.5, 1.0)),
                         "weights has a negative value -0.5 at row 4; weights must be >= 0"),
     "zero weights": (lambda X, y: dict(X=X, y=y, weights=np.zeros(40)), "weights are all zero"),
     "valid targets": (lambda X, y: dict(X=X, y=y, valid=(X, y[:30])),
@@ -304,7 +310,8 @@ BAD_INPUTS = {
                       "valid weights has a negative value -1.0 at row 0"),
     "metrics without valid": (lambda X, y: dict(X=X, y=y, metrics={"auc": lambda *a: 0.5}),
                               "metrics are computed on the validation set"),
-    "text": (lambda X, y: dict(X=X.astype(str), y=y), "X must hold numbers, got an array of dtype <U"),
+    "text": (lambda X, y: dict(X=X.astype(str), y=y),
+             "X must hold numbers, got an array of dtype <U"),
 }
 
 
@@ -329,7 +336,8 @@ def test_trainer_construction_errors():
     with pytest.raises(ValueError, match="not in update_kwargs"):
         Trainer(network, update_kwargs={"learning_rate": 0.1})
     wide = dl.DenseLayer(network, 3)
-    with pytest.raises(ValueError, match=r"needs one output unit, but the network's output shape is "
+    with pytest.raises(ValueError, match=r"needs one output unit, but the network's output "
+                                         r"shape is "
                                          r"\(None, 3\); pass loss="):
         Trainer(wide)
 
@@ -420,13 +428,15 @@ def test_weighted_losses_equal_the_numpy_reference(plain_trainer):
     weights = np.random.RandomState(0).uniform(0.0, 3.0, size=40)
     weights[:10] = 0.0  # the first batch below has no weight at all and is skipped
     X_valid, y_valid = X[::-1] + 0.5, y[::-1]
-    expected_train = numpy_weighted_bce(numpy_outputs(plain_trainer.get_param_values(), X), y, weights)
+    expected_train = numpy_weighted_bce(numpy_outputs(plain_trainer.get_param_values(), X), y,
+                                        weights)
     valid_weights = weights[::-1] + 0.25
     expected_valid = numpy_weighted_bce(numpy_outputs(plain_trainer.get_param_values(), X_valid),
                                         y_valid, valid_weights)
     plain_trainer.eval_batch_size = 7  # several eval batches, the last one partial
     try:
-        history = plain_trainer.fit(X, y, weights, valid=(X_valid, y_valid, valid_weights), epochs=1,
+        history = plain_trainer.fit(X, y, weights, valid=(X_valid, y_valid, valid_weights),
+                                    epochs=1,
                                     batch_size=10, shuffle=False, verbose=False)
         evaluated = plain_trainer.evaluate(X_valid, y_valid, valid_weights)["loss"]
     finally:
@@ -521,7 +531,8 @@ def test_early_stopping_restores_the_best_epoch_after_the_last_epoch(trainer):
 
 def test_early_stopping_names_the_missing_column(trainer):
     X, y = separable_set()
-    with pytest.raises(ValueError, match=r"EarlyStopping monitors 'auc', which is not in the epoch row "
+    with pytest.raises(ValueError, match=r"EarlyStopping monitors 'auc', which is not in the "
+                                         r"epoch row "
                                          r"\(columns: \['epoch', 'train_loss', 'learning_rate', "
                                          r"'seconds'\]\); pass valid="):
         trainer.fit(X, y, epochs=1, callbacks=[EarlyStopping("auc")], verbose=False)
@@ -556,7 +567,8 @@ def test_model_checkpoint_every_and_on_best(trainer, tmp_path):
     saved = []
     checkpoint = ModelCheckpoint(str(tmp_path / "e{epoch:02d}.h5"), every=3, on_best=True,
                                  monitor="score", mode="max",
-                                 save_fn=lambda path, t: saved.append((path, t.epoch, t.history.last)))
+                                 save_fn=lambda path, t: saved.append((path, t.epoch,
+                                                                       t.history.last)))
     trainer.fit(X, y, valid=(X, y), epochs=6, verbose=False, callbacks=[checkpoint],
                 metrics={"score": scripted_metric([0.1, 0.3, 0.2, 0.2, 0.4, 0.1])})
     assert [epoch for _, epoch, _ in saved] == [1, 2, 3, 5, 6]
@@ -737,3 +749,100 @@ def test_functional_fit_with_a_custom_loss_and_regularization():
     # The recorded loss is the data term only.
     predictions = trainer.predict(X)[:, 0].astype(np.float64)
     assert_allclose(losses[-1], np.mean((predictions - y) ** 2), rtol=1e-5)
+
+
+# ----------------------------------------------------------------------
+# Keywords, compiling ahead of epoch 1, the compile notice
+# ----------------------------------------------------------------------
+def test_unknown_keywords_are_refused_with_the_closest_name(trainer):
+    X, y = separable_set()
+    with pytest.raises(UnknownOptionError, match="fit got an unknown keyword 'verbos'; did you "
+                                                 "mean 'verbose'?"):
+        trainer.fit(X, y, epochs=1, verbos=False)
+    with pytest.raises(UnknownOptionError, match="Trainer got an unknown keyword "
+                                                 "'eval_bath_size'; did you mean "
+                                                 "'eval_batch_size'"):
+        Trainer(trainer.network, eval_bath_size=7)
+    with pytest.raises(UnknownOptionError, match="fit got an unknown keyword 'learnin_rate'; "
+                                                 "did you mean 'learning_rate'"):
+        fit(trainer.network, X, y, learnin_rate=0.1)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -2"):
+        trainer.fit(X, y, epochs=1, seed=-2, verbose=False)
+    assert issubclass(UnknownOptionError, (TypeError, dl.errors.DropoutLayersError))
+    assert trainer.epoch == 0
+
+
+def test_compiling_ahead_leaves_every_shared_variable_as_it_was():
+    X, y = separable_set()
+    trainer = Trainer(build_network(dropout=True, seed=3), learning_rate=0.05,
+                      mode="FAST_COMPILE")
+    before = snapshot(trainer)
+    assert trainer.compile((X[:8].astype("float32"), y[:8].astype("float32"),
+                            np.ones(8, dtype="float32")),
+                           (X[:1].astype("float32"), y[:1].astype("float32"),
+                            np.ones(1, dtype="float32"))) == ["train", "evaluate"]
+    after = snapshot(trainer)
+    assert_params_equal(after["params"], before["params"])
+    for name, value in before["optimizer"].items():
+        assert_array_equal(after["optimizer"][name], value)
+    assert after["rngs"][0].bit_generator.state == before["rngs"][0].bit_generator.state
+    assert trainer.compile((X[:8], y[:8], np.ones(8))) == []  # compiled once
+
+
+class CompileHooks(Callback):
+    def __init__(self):
+        self.calls = []
+
+    def on_compile_begin(self, trainer, estimate):
+        self.calls.append(("begin", estimate))
+
+    def on_compile_end(self, trainer, seconds):
+        self.calls.append(("end", seconds))
+
+    def on_train_begin(self, trainer):
+        self.calls.append(("train_begin",))
+
+
+def test_first_fit_announces_compiling_then_starts_the_epochs(capsys):
+    X, y = separable_set()
+    trainer = Trainer(build_network(dropout=True, seed=3), learning_rate=0.05,
+                      compile_notice_after=0)
+    hooks = CompileHooks()
+    trainer.fit(X, y, valid=(X, y), epochs=1, batch_size=10, callbacks=[hooks], verbose=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "training on 40 rows, 4 batches of 10, validating on 40 rows"
+    assert lines[1].startswith("compiling the network (first run only: later runs load it from "
+                               "the cache; about ")
+    assert re.fullmatch(r"compiled in \d+\.\d s", lines[2])
+    assert lines[3].split()[:2] == ["epoch", "train_loss"]
+    (begin, estimate), (end, seconds), (train_begin,) = hooks.calls
+    assert (begin, end, train_begin) == ("begin", "end", "train_begin")
+    assert estimate > 0 and seconds >= 0
+    # Compiled once per trainer: the next fit call starts training at once.
+    hooks.calls.clear()
+    trainer.fit(X, y, epochs=2, callbacks=[hooks], verbose=True)
+    assert hooks.calls == [("train_begin",)]
+    assert "compiling" not in capsys.readouterr().out
+
+
+def test_compile_notice_only_speaks_after_its_delay():
+    said = []
+    with CompileNotice(said.append, "slow", delay=60):
+        pass
+    assert said == []
+    spoken = threading.Event()
+
+    def say(message):
+        said.append(message)
+        spoken.set()
+
+    with CompileNotice(say, lambda: "still compiling", delay=0.01) as notice:
+        assert spoken.wait(30)
+    assert notice.announced and said[0] == "still compiling"
+    assert re.fullmatch(r"compiled in \d+\.\d s", said[1])
+
+
+def test_compile_estimate_is_for_numba_only(trainer):
+    assert estimate_compile_seconds([trainer.train_function]) > 0
+    plain = Trainer(build_network(dropout=False), mode="FAST_COMPILE")
+    assert estimate_compile_seconds([plain.train_function]) is None

@@ -570,3 +570,126 @@ def test_predict_script_prints_one_line_for_a_hostile_checkpoint(tmp_path, secre
     assert proc.stderr == f"predict_higgs.py: error: {path}: '/x' is an external link; a " \
                           "checkpoint holds only its own objects, so links that point elsewhere " \
                           "are refused\n"
+
+
+# --------------------------------------------------------------------------
+# A structural fuzzer: random values anywhere in the stored documents
+# --------------------------------------------------------------------------
+
+_FUZZ_VALUES = [None, True, False, -1, 0, 3, 10 ** 20, 1.5, float("nan"), "x", "", [], {}, [0, 0],
+                {"shape": ["a"]}, {"dtype": "<u8", "data": [1]}, [[[[1]]]], "ReLUDenseLayer"]
+
+
+def _nodes(value, path=()):
+    """Every (path, value) inside a JSON document, the root included."""
+    yield path, value
+    children = value.items() if isinstance(value, dict) else (
+        enumerate(value) if isinstance(value, list) else ())
+    for key, child in children:
+        yield from _nodes(child, path + (key,))
+
+
+def _mutated(document, rng):
+    document = json.loads(json.dumps(document))
+    nodes = [path for path, _ in _nodes(document) if path]
+    path = nodes[rng.integers(len(nodes))]
+    parent = document
+    for key in path[:-1]:
+        parent = parent[key]
+    if isinstance(parent, dict) and rng.random() < 0.2:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = _FUZZ_VALUES[rng.integers(len(_FUZZ_VALUES))]
+    return document
+
+
+def test_fuzzed_documents_load_or_give_one_line_errors(tmp_path):
+    source = tmp_path / "source.h5"
+    ckpt.save_checkpoint(source, build_mlp(), metadata={"threshold": 0.5},
+                         history=[{"epoch": 1}], preprocessing=pipeline())
+    with h5py.File(source, "r") as f:
+        documents = {("/", "architecture"): json.loads(f.attrs["architecture"]),
+                     ("/", "global_rng"): json.loads(f.attrs["global_rng"]),
+                     ("/rng", "dropout1"): json.loads(f["rng"].attrs["dropout1"])}
+    rng = np.random.default_rng(2024)
+    outcomes = {"loaded": 0, "refused": 0}
+    for trial in range(150):
+        (group, name), document = list(documents.items())[trial % len(documents)]
+        path = tmp_path / f"fuzz{trial}.h5"
+        path.write_bytes(source.read_bytes())
+        text = json.dumps(_mutated(document, rng))
+        edit(path, lambda f: f[group].attrs.__setitem__(name, text))
+        try:
+            ckpt.load_checkpoint(path)
+            outcomes["loaded"] += 1
+        except ckpt.CheckpointError as exc:
+            message = str(exc)
+            assert message.startswith(f"{path}: ") and "\n" not in message, (text, message)
+            outcomes["refused"] += 1
+        path.unlink()
+    # Most mutations break something; a few (a changed seed, a dropped optional key) do not.
+    assert outcomes["refused"] > 100 and outcomes["loaded"] > 0, outcomes
+
+
+_FUZZ_ARRAYS = [lambda: np.arange(3), lambda: "x", lambda: 7, lambda: np.float64("nan"),
+                lambda: np.zeros((2, 2), "f4"), lambda: b"\xff\xfe", lambda: True,
+                lambda: np.array([b"a", b"b"]), lambda: -1, lambda: np.array([1 + 2j]),
+                lambda: "ensemble", lambda: np.zeros(0)]
+
+
+def _fuzz_objects(rng, names, attributes):
+    """An h5py edit: two random replacements of attributes, datasets or groups."""
+    def change(f):
+        for kind in rng.integers(4, size=2):
+            value = _FUZZ_ARRAYS[rng.integers(len(_FUZZ_ARRAYS))]()
+            if kind == 0:
+                owner, name = attributes[rng.integers(len(attributes))]
+                if owner in f:
+                    f[owner].attrs[name] = value
+                continue
+            name = names[rng.integers(len(names))]
+            if name not in f:
+                continue
+            del f[name]
+            if kind == 2:
+                f[name] = value
+            elif kind == 3:
+                f.create_group(name)
+    return change
+
+
+@pytest.fixture
+def numpy_global_state():
+    """Restore NumPy's global generator, which restore_training_state sets (as Lasagne's does)."""
+    state = np.random.get_state()
+    yield
+    np.random.set_state(state)
+
+
+def test_fuzzed_objects_and_attributes_load_or_give_one_line_errors(tmp_path, numpy_global_state):
+    network = build_mlp()
+    rule = dl.updates.adam(dl.get_output(network).mean(), dl.get_all_params(network))
+    source = tmp_path / "source.h5"
+    ckpt.save_checkpoint(source, network, optimizer=rule.state, metadata={"threshold": 0.5},
+                         history=[{"epoch": 1}], preprocessing=pipeline())
+    names = []
+    with h5py.File(source, "r") as f:
+        f.visit(names.append)
+        attributes = [(owner, name) for owner in ["/", *names] for name in f[owner].attrs]
+    rng = np.random.default_rng(13)
+    refused = 0
+    for trial in range(120):
+        path = tmp_path / f"fuzz{trial}.h5"
+        path.write_bytes(source.read_bytes())
+        edit(path, _fuzz_objects(rng, names, attributes))
+        try:
+            checkpoint = ckpt.load_checkpoint(path)
+            checkpoint.predict(np.zeros((2, 6)))
+            assert checkpoint.threshold is None or np.isfinite(checkpoint.threshold)
+            ckpt.restore_training_state(path, network, rule)
+        except ckpt.CheckpointError as exc:
+            message = str(exc)
+            assert message.startswith(f"{path}: ") and "\n" not in message, message
+            refused += 1
+        path.unlink()
+    assert refused > 60, refused

@@ -404,7 +404,8 @@ def _set_state(target, state):
             target.set_state(state)
         else:
             target.state = state
-    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+        # NumPy's state setters say what they found in any of these.
         raise ValueError(f"RNG state does not fit {state['bit_generator']}: {exc}") from None
     return target
 

@@ -70,12 +70,13 @@ def _open_hdf5(path):
 
 def file_kind(h5file):
     """``'ensemble'`` for a file written by ``save_ensemble``, else ``'model'``."""
-    return "ensemble" if python_value(h5file.attrs.get("kind")) == "ensemble" else "model"
+    kind = python_value(h5file.attrs.get("kind"))
+    return "ensemble" if isinstance(kind, str) and kind == "ensemble" else "model"
 
 
 def _check_root(path, h5file, header):
     fmt = python_value(h5file.attrs.get("format"))
-    if fmt != FORMAT:
+    if not isinstance(fmt, str) or fmt != FORMAT:
         raise NotACheckpointError(
             path, f"an HDF5 file but not a dropout_layers checkpoint (its 'format' attribute is "
                   f"{fmt!r}, expected {FORMAT!r})"
@@ -193,7 +194,7 @@ def _read_tree_dataset(path, dataset):
         if dtype is None or dtype.kind != "U" or dtype.itemsize // 4 > _MAX_STRING_LENGTH:
             raise MalformedCheckpointError(path, f"dataset '{dataset.name}' declares string dtype "
                                                  f"{declared!r}")
-        texts = dataset.asstr()[()]
+        texts = dataset.asstr(errors="replace")[()]
         texts = np.array(texts.tolist() if isinstance(texts, np.ndarray) else texts, dtype=str)
         return texts.astype(np.promote_types(dtype, texts.dtype))
     if dataset.dtype.kind not in "biuf":

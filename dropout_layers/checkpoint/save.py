@@ -448,11 +448,10 @@ def save_checkpoint(path, network, *, optimizer=None, rng=True, metadata=None, h
     """Save a network, and optionally its training state, to one HDF5 file.
 
     The file holds the architecture (so that :func:`load_checkpoint` rebuilds
-    the network without the code that built it), every parameter as its own
-    dataset ``/params/<layer>/<param>``, and whatever training state is
-    given. It is written to a temporary file in the same directory and
-    renamed over ``path`` only once complete, so an interrupted save leaves
-    the previous checkpoint intact.
+    the network without its code), every parameter as its own dataset
+    ``/params/<layer>/<param>``, and whatever training state is given. It is
+    written to a temporary file renamed over ``path`` once complete, so an
+    interrupted save leaves the previous checkpoint intact.
 
     Parameters
     ----------
@@ -472,8 +471,7 @@ def save_checkpoint(path, network, *, optimizer=None, rng=True, metadata=None, h
         generator stores that one as the global generator; ``'layers'``
         stores the layers' streams only; False stores no RNG state.
     metadata : dict, optional
-        Free-form, JSON-serialisable (NaN is kept). A ``threshold`` entry is
-        the decision threshold :attr:`Checkpoint.threshold` returns.
+        Free-form JSON (NaN kept); ``threshold`` is :attr:`Checkpoint.threshold`.
     history : dict, list or object with ``to_dict()``, optional
         The training history, JSON-serialisable.
     preprocessing : FeaturePipeline, dict or object with ``get_state()``, optional
@@ -488,15 +486,13 @@ def save_checkpoint(path, network, *, optimizer=None, rng=True, metadata=None, h
     Raises
     ------
     ValueError
-        For duplicate layer names, unknown options, float16 overflow, or a
+        For duplicate layer names, bad options, float16 overflow, or a
         feature pipeline that does not fit the network.
     TypeError
-        If the metadata, history, preprocessing or a layer config cannot be
-        serialised, or for an unknown keyword.
+        For an unknown keyword, or something that cannot be serialised.
     """
     options = CheckpointOptions.from_keywords(storage, "save_checkpoint")
-    # Check everything that can be checked before touching the disk.
-    describe_network(network)
+    describe_network(network)  # everything that can be checked, before touching the disk
     if preprocessing is not None:
         preprocessing = preprocessing_state(preprocessing, network)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytensor
 import pytest
 from checkpoint_helpers import edit
 from helpers import run_python
@@ -20,8 +21,10 @@ import dropout_layers as dl
 from dropout_layers import checkpoint as ckpt
 from dropout_layers import updates
 from dropout_layers.checkpoint import save as ckpt_save
+from dropout_layers.ensemble import Ensemble
 from dropout_layers.files import TEMPORARY_PATTERN, remove_stale_temporaries
 from dropout_layers.layers import Layer
+from dropout_layers_higgs.preprocessing import HiggsPreprocessor
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -295,7 +298,6 @@ def test_file_is_readable_with_h5py_alone(tmp_path):
         assert f["params/hidden1"].attrs["layer_class"] == "ReLUDenseLayer"
         assert f.attrs["format"] == "dropout_layers.checkpoint" and f.attrs["format_version"] == 1
         assert f.attrs["library_version"] == dl.__version__
-        import pytensor
 
         assert f.attrs["pytensor_version"] == pytensor.__version__
         assert (
@@ -465,8 +467,6 @@ def test_preprocessing_round_trip(tmp_path):
 
 
 def test_higgs_preprocessor_state_round_trip(tmp_path):
-    from dropout_layers_higgs.preprocessing import HiggsPreprocessor
-
     rng = np.random.default_rng(1)
     X = np.abs(rng.standard_normal((50, 3))) * [1.0, 10.0, 100.0]
     X[::7, 1] = -999.0
@@ -565,8 +565,6 @@ def test_load_params_strict_and_lenient(saved_mlp):
 
 
 def test_ensemble_round_trip(tmp_path):
-    from dropout_layers.ensemble import Ensemble
-
     members = [build_mlp(), build_mlp()]
     ensemble = Ensemble(
         members, preprocessing={"mean": np.arange(6.0)}, threshold=0.3, metadata={"folds": 2}
@@ -839,8 +837,6 @@ def test_inspect_script_prints_layout_and_one_line_errors(saved_mlp, tmp_path, c
 
 
 def test_each_loader_returns_one_type_and_names_the_other(tmp_path, saved_mlp):
-    from dropout_layers.ensemble import Ensemble
-
     model, _ = saved_mlp
     ensemble = tmp_path / "ensemble.h5"
     ckpt.save_ensemble(ensemble, Ensemble([build_mlp()]))

@@ -3,9 +3,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dropout_layers_higgs.data import load_higgs
+from dropout_layers_higgs.synthetic import generate_toy_higgs
 
 BIN = Path(sys.executable).parent
 
@@ -42,3 +44,16 @@ def test_errors_of_the_commands_are_one_line_with_their_name(tmp_path):
     proc = run("predict-higgs", "absent.h5", "absent.csv", cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.startswith("predict-higgs: error: ") and proc.stderr.count("\n") == 1
+
+
+def test_signal_and_background_files_split_one_sample(tmp_path):
+    for name, only in (("sig.csv", "signal"), ("bg.csv", "background")):
+        proc = run("make-toy-higgs", name, "--only", only, "--events", "300", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    both = load_higgs([tmp_path / "sig.csv", tmp_path / "bg.csv"])
+    sample = generate_toy_higgs(300)
+    assert both.y.tolist() == sorted(sample.y.tolist(), reverse=True)
+    order = np.argsort(both.event_ids)
+    np.testing.assert_array_equal(both.event_ids[order], sample.event_ids)
+    np.testing.assert_array_equal(both.X[order], sample.X)
+    np.testing.assert_allclose(both.weights[order], sample.weights, rtol=1e-15)

@@ -13,14 +13,21 @@ Example::
     python scripts/make_toy_higgs.py toy.csv
     python scripts/make_toy_higgs.py toy_training.csv --events 250000 --seed 1
     python scripts/make_toy_higgs.py toy_test.csv --events 50000 --seed 2 --test
+    python scripts/make_toy_higgs.py sig.csv --only signal
+    python scripts/make_toy_higgs.py bg.csv --only background
 
-The output file may also be given as ``--out FILE``.
+The output file may also be given as ``--out FILE``. ``--only signal`` and
+``--only background`` keep one class of the sample: the two files of one
+``--events`` and ``--seed`` split one sample, with disjoint EventIds, so that
+``train_higgs.py --data sig.csv bg.csv`` reads them as the challenge's
+events, the way signal and background simulations often arrive.
 """
 import functools
 import time
 from pathlib import Path
 
-from ..synthetic import write_toy_higgs
+from ..data import write_kaggle_csv
+from ..synthetic import generate_toy_higgs, write_toy_higgs
 from .common import OneLineParser, UsageError, reporting_full_disk, run_main
 
 
@@ -39,6 +46,8 @@ def parse_args(argv=None, prog="make-toy-higgs"):
                         help="fraction of signal events (default: %(default)s)")
     parser.add_argument("--test", action="store_true",
                         help="write the test.csv schema, without Weight and Label")
+    parser.add_argument("--only", choices=("signal", "background"),
+                        help="write only the signal (or background) events of the sample")
     args = parser.parse_args(argv)
     if args.path and args.out and args.path != args.out:
         parser.error(f"two output files given: {args.path} and --out {args.out}")
@@ -55,13 +64,25 @@ def parse_args(argv=None, prog="make-toy-higgs"):
     return args
 
 
+def _write(args):
+    if args.only is None:
+        return write_toy_higgs(args.out, n_events=args.events, seed=args.seed,
+                               signal_fraction=args.signal_fraction, test=args.test)
+    data = generate_toy_higgs(args.events, seed=args.seed, signal_fraction=args.signal_fraction)
+    data = data.subset(data.y == (1 if args.only == "signal" else 0))
+    if args.test:
+        write_kaggle_csv(args.out, data.event_ids, data.X)
+    else:
+        write_kaggle_csv(args.out, data.event_ids, data.X, data.weights, data.y)
+    return data
+
+
 def main(argv=None, prog="make-toy-higgs"):
     """Write the events as the options say."""
     args = parse_args(argv, prog)
     start = time.perf_counter()
     with reporting_full_disk(Path(args.out).resolve().parent):
-        data = write_toy_higgs(args.out, n_events=args.events, seed=args.seed,
-                               signal_fraction=args.signal_fraction, test=args.test)
+        data = _write(args)
     schema = "test.csv" if args.test else "training.csv"
     print(f"wrote {data.n_events} events ({int(data.y.sum())} signal) in the Kaggle {schema} "
           f"schema to {args.out} in {time.perf_counter() - start:.1f} s")

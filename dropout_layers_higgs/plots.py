@@ -14,7 +14,8 @@ Four figures answer the usual questions about a classifier:
   selected, with a bootstrap band over the events and the chosen and
   top-15% cuts marked;
 - :func:`plot_loss`: the training and validation loss per epoch, with the
-  best epoch marked and whole-number epoch ticks.
+  best epoch marked and whole-number epoch ticks (:func:`plot_bag_loss`
+  for the networks of a bag).
 
 Each function returns a :class:`matplotlib.figure.Figure` (built without
 pyplot, so no interactive backend or global state is touched) whose title
@@ -49,8 +50,8 @@ from .metrics import (
 )
 
 __all__ = ["ScoredEvents", "plot_overtraining", "plot_rejection", "plot_ams_selection",
-           "plot_loss", "ams_bootstrap_band", "ks_p_values", "save_figure", "SCORE_BINS",
-           "BOOTSTRAP_RESAMPLES"]
+           "plot_loss", "plot_bag_loss", "ams_bootstrap_band", "ks_p_values", "save_figure",
+           "SCORE_BINS", "BOOTSTRAP_RESAMPLES"]
 
 #: Bins of the score histograms of :func:`plot_overtraining`.
 SCORE_BINS = 40
@@ -423,4 +424,48 @@ def plot_loss(history, best_epoch=None, dataset=None):
         extra_handles, extra_labels = twin.get_legend_handles_labels()
         handles, labels = handles + extra_handles, labels + extra_labels
     _legend_below(axes, handles, labels)
+    return figure
+
+
+def plot_bag_loss(histories, best_epochs=None, dataset=None):
+    """Training and validation loss per epoch of every network of a bag.
+
+    Parameters
+    ----------
+    histories : list of list of dict
+        One history per network (see :func:`plot_loss`); each network's
+        validation events are its held-out fold.
+    best_epochs : list of int, optional
+        The epoch each network kept, marked on its validation curve.
+    dataset : str, optional
+        Named in the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    figure, axes = _figure(f"Loss per epoch of the {len(histories)} networks", dataset)
+    best_epochs = list(best_epochs or [None] * len(histories))
+    for index, (history, best) in enumerate(zip(histories, best_epochs)):
+        epochs = [int(entry["epoch"]) for entry in history]
+        first = index == 0
+        axes.plot(epochs, [entry.get("train_loss", np.nan) for entry in history],
+                  color="tab:blue", alpha=0.6, linewidth=1,
+                  label="training (dropout on)" if first else None)
+        valid = [np.nan if entry.get("valid_loss") is None else entry["valid_loss"]
+                 for entry in history]
+        axes.plot(epochs, valid, color="tab:orange", alpha=0.8, linewidth=1,
+                  label="validation (each network's held-out fold)" if first else None)
+        if best in epochs:
+            axes.plot([best], [valid[epochs.index(best)]], marker="o", color="black",
+                      linestyle="none", label="best epoch of each network, kept" if first
+                      else None)
+    every = [int(entry["epoch"]) for history in histories for entry in history] or [1]
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    axes.set_xlim(min(every) - 0.5, max(every) + 0.5)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("weighted cross-entropy")
+    _legend_below(axes, *axes.get_legend_handles_labels())
     return figure

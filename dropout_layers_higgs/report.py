@@ -137,6 +137,12 @@ def ams_fraction_curve(scores, y, weights, renormalise=True):
     return selected / len(ascending), values
 
 
+def _plot_history(history, context):
+    if isinstance(history[0], dict):
+        return plots.plot_loss(history, context.best_epoch, context.dataset)
+    return plots.plot_bag_loss(history, context.best_epoch, context.dataset)
+
+
 @dataclasses.dataclass
 class PlotContext:
     """What the plots of :func:`write_plots` show besides the scored events.
@@ -149,8 +155,8 @@ class PlotContext:
     training : ScoredEvents, optional
         The training events, scored by the final network: with it,
         ``overtraining.png`` compares them with the held-out events.
-    best_epoch : int, optional
-        Marked on ``loss.png``.
+    best_epoch : int or list of int, optional
+        Marked on ``loss.png``: the epoch kept, or one per network of a bag.
     n_resamples : int
         Bootstrap resamples behind the band of ``ams.png``.
     """
@@ -168,9 +174,10 @@ def write_plots(out_dir, history, evaluations, weighted=True, threshold=None,
     Parameters
     ----------
     out_dir : str or os.PathLike
-    history : list of dict or None
-        Per-epoch entries (see :func:`~dropout_layers_higgs.plots.plot_loss`);
-        ``loss.png`` is written when there are any.
+    history : list of dict, list of list of dict, or None
+        Per-epoch entries (see :func:`~dropout_layers_higgs.plots.plot_loss`),
+        or one such list per network of a bag; ``loss.png`` is written when
+        there are any.
     evaluations : list of ScoredEvents or (label, scores, y, weights) tuples
         The scored events to draw, held-out ones last (for example
         validation, then held-out test).
@@ -207,8 +214,7 @@ def write_plots(out_dir, history, evaluations, weighted=True, threshold=None,
         evaluations = [events._replace(weights=None) for events in evaluations]
     figures, message = [], None
     if history:
-        figures.append(("loss", lambda: plots.plot_loss(history, context.best_epoch,
-                                                        context.dataset)))
+        figures.append(("loss", lambda: _plot_history(history, context)))
     if context.training is not None and evaluations and not _have_scipy():
         message = SCIPY_MISSING
     elif context.training is not None and evaluations:

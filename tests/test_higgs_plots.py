@@ -1,4 +1,5 @@
 """The plots of a run: what each figure draws (artists, labels, data), not its pixels."""
+import sys
 import warnings
 
 import numpy as np
@@ -190,3 +191,31 @@ def test_write_plots_without_weights_leaves_out_the_ams(tmp_path):
     unweighted = [VALID._replace(weights=None)]
     paths, _ = report.write_plots(tmp_path, None, unweighted, weighted=False, threshold=0.5)
     assert [p.split("/")[-1] for p in paths] == ["roc.png"]
+
+
+def test_bag_loss_plot_draws_every_network_and_its_best_epoch():
+    histories = [[{"epoch": e, "train_loss": 0.7 - 0.01 * e - 0.001 * k,
+                   "valid_loss": 0.6 + 0.002 * (e - 3 - k) ** 2} for e in range(1, 6 + k)]
+                 for k in range(3)]
+    figure = plots.plot_bag_loss(histories, best_epochs=[3, 4, 5], dataset="toy")
+    axes, = figure.axes
+    assert "3 networks" in axes.get_title()
+    lines = axes.get_lines()
+    validation = [line for line in lines if line.get_color() == "tab:orange"]
+    assert [list(line.get_xdata()) for line in validation] == [
+        list(range(1, 6 + k)) for k in range(3)]
+    best = [(line.get_xdata()[0], line.get_ydata()[0]) for line in lines
+            if line.get_marker() == "o"]
+    assert best == [(3 + k, pytest.approx(0.6)) for k in range(3)]
+    assert axes.get_xlim() == (0.5, 7.5) and axes.xaxis.get_major_locator()._integer
+    assert legend_texts(axes) == ["training (dropout on)",
+                                  "validation (each network's held-out fold)",
+                                  "best epoch of each network, kept"]
+
+
+def test_without_scipy_the_overtraining_plot_is_left_out_and_said_so(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)
+    context = report.PlotContext(training=TRAIN, n_resamples=10)
+    paths, message = report.write_plots(tmp_path, None, [TEST], threshold=0.6, context=context)
+    assert message == report.SCIPY_MISSING
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ams.png", "roc.png"]

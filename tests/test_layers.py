@@ -10,11 +10,11 @@ from dropout_layers import init, nonlinearities
 
 
 def build_stack(sizes=(5, 7, 3), dtype="float32"):
-    l = dl.InputLayer((None, sizes[0]))
+    layer = dl.InputLayer((None, sizes[0]))
     for n in sizes[1:-1]:
-        l = dl.ReLUDenseLayer(l, n)
-        l = dl.SwitchDropoutLayer(l, 0.5)
-    return dl.DenseLayer(l, sizes[-1], nonlinearity=None)
+        layer = dl.ReLUDenseLayer(layer, n)
+        layer = dl.SwitchDropoutLayer(layer, 0.5)
+    return dl.DenseLayer(layer, sizes[-1], nonlinearity=None)
 
 
 def relu(x):
@@ -157,7 +157,8 @@ class TestGraphHelpers:
     def test_input_of_wrong_rank_is_refused(self):
         l_in = dl.InputLayer((None, 4), name="x")
         net = dl.DenseLayer(l_in, 3)
-        with pytest.raises(ValueError, match=r"input for layer 'x' has 3 dimensions, but the layer expects shape \(None, 4\)"):
+        message = r"input for layer 'x' has 3 dimensions, but the layer expects shape \(None, 4\)"
+        with pytest.raises(ValueError, match=message):
             dl.get_output(net, pt.tensor3())
         with pytest.raises(ValueError, match="input_var has 1 dimensions"):
             dl.InputLayer((None, 4), input_var=pt.vector())
@@ -210,7 +211,8 @@ def test_piecewise_nonlinearity_gradients_stay_float32_and_exact(name, reference
     grad = pytensor.grad(getattr(nonlinearities, name)(x).sum(), x)
     assert grad.dtype == "float32"  # no float64 zero from the comparison
     values = np.array([-2.0, -0.5, 0.5, 3.0], dtype=np.float32)
-    np.testing.assert_allclose(pytensor.function([x], grad)(values), reference_grad(values), rtol=1e-6)
+    got = pytensor.function([x], grad)(values)
+    np.testing.assert_allclose(got, reference_grad(values), rtol=1e-6)
 
 
 def test_rectifier_network_train_step_has_no_float64_tensors():
@@ -222,3 +224,212 @@ def test_rectifier_network_train_step_has_no_float64_tensors():
     float64 = [str(var) for node in fn.maker.fgraph.toposort() for var in node.outputs
                if getattr(var.type, "dtype", None) == "float64" and var.type.ndim > 0]
     assert float64 == []
+
+
+class _ShapeOnly:
+    """Not a Layer: anything with an ``output_shape`` can feed a layer, as in Lasagne."""
+
+    def __init__(self, shape):
+        self.output_shape = shape
+
+
+class TestIncomingsAndParams:
+    def test_any_object_with_output_shape_is_an_incoming(self):
+        source = _ShapeOnly((None, 6))
+        layer = dl.DenseLayer(source, 2)
+        assert layer.input_layer is source and layer.input_shape == (None, 6)
+        merged = dl.ConcatLayer([source, _ShapeOnly((None, 3))])
+        assert merged.output_shape == (None, 9)
+        with pytest.raises(ValueError, match="sizes must be positive"):
+            dl.DenseLayer(_ShapeOnly((None, 0)), 2)
+        with pytest.raises(TypeError, match="an object with an output_shape"):
+            dl.DenseLayer(42, 2)
+
+    def test_input_layer_has_no_incoming(self):
+        l_in = dl.InputLayer((None, 2))
+        assert not hasattr(l_in, "input_layer")
+        assert dl.get_all_layers(l_in) == [l_in]
+
+    def test_symbolic_output_shape_is_refused(self):
+        class Symbolic(dl.Layer):
+            def get_output_shape_for(self, input_shape):
+                return pt.matrix().shape
+
+        with pytest.raises(ValueError, match="symbolic output shape"):
+            Symbolic((None, 2)).output_shape
+
+    def test_parameter_expressions_and_unwrap_shared(self):
+        log_scale = pytensor.shared(np.zeros((3, 2), dtype="float32"), name="log_scale")
+        net = dl.DenseLayer(dl.InputLayer((None, 3)), 2, W=pt.exp(log_scale), nonlinearity=None)
+        assert dl.get_all_params(net) == [log_scale, net.b]
+        assert dl.get_all_params(net, unwrap_shared=False) == [net.W, net.b]
+        assert dl.get_all_params(net, regularizable=True) == [log_scale]
+        assert dl.count_params(net) == 3 * 2 + 2
+        X = np.ones((1, 3), dtype="float32")
+        np.testing.assert_allclose(dl.get_output(net, X).eval(), [[3.0, 3.0]])
+
+    def test_get_params_tags_and_names(self):
+        layer = dl.Layer((None, 4), name="L")
+        a = layer.add_param(np.zeros(2), (2,), name="a", tag1=True)
+        b = layer.add_param(np.zeros(3), (3,), name="b", trainable=False)
+        assert a.name == "L.a" and layer.get_params(tag1=True) == [a]
+        assert layer.get_params(trainable=False) == [b] and layer.get_params(tag1=False) == [b]
+
+
+class TestUnusedKwargs:
+    def net(self):
+        return dl.DropoutLayer(dl.DenseLayer(dl.InputLayer((None, 3)), 2), 0.5)
+
+    def test_misspelt_deterministic_warns_with_the_right_name(self):
+        with pytest.warns(dl.UnusedKwargsWarning, match=r"determinstic \(perhaps you meant "
+                                                        r"deterministic\)"):
+            dl.get_output(self.net(), determinstic=True)
+
+    def test_unrelated_name_warns_without_a_suggestion(self):
+        with pytest.warns(dl.UnusedKwargsWarning, match=r"no layer uses: zzz$"):
+            dl.get_output(self.net(), zzz=1)
+
+    def test_names_a_layer_accepts_do_not_warn(self, recwarn):
+        class Scaled(dl.Layer):
+            def get_output_for(self, input, factor=1.0, **kwargs):
+                return input * factor
+
+        class TakesKwargs(dl.Layer):
+            def __init__(self, incoming):
+                super().__init__(incoming)
+                self.get_output_kwargs = ["shift"]
+
+            def get_output_for(self, input, **kwargs):
+                return input + kwargs.get("shift", 0)
+
+        net = TakesKwargs(Scaled(dl.InputLayer((None, 2))))
+        out = dl.get_output(net, np.ones((1, 2), "float32"), factor=3.0, shift=1.0,
+                            deterministic=True)
+        np.testing.assert_allclose(out.eval(), [[4.0, 4.0]])
+        assert not [w for w in recwarn if issubclass(w.category, dl.UnusedKwargsWarning)]
+
+    def test_can_be_made_an_error(self):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", dl.UnusedKwargsWarning)
+            with pytest.raises(dl.UnusedKwargsWarning):
+                dl.get_output(self.net(), determinstic=True)
+
+
+class TestGetOutputInputs:
+    def test_layer_built_from_a_shape_takes_its_input_under_none(self):
+        layer = dl.DenseLayer((None, 2), 3, nonlinearity=None)
+        x = pt.matrix("x")
+        out = dl.get_output(layer, {None: x})
+        value = np.ones((1, 2))
+        np.testing.assert_allclose(out.eval({x: value}), value @ layer.W.get_value())
+        with pytest.raises(ValueError, match="built from a shape"):
+            dl.get_output(layer)
+
+    def test_dict_keys_must_be_layers(self):
+        with pytest.raises(TypeError, match="keys of the inputs dict must be layers"):
+            dl.get_output(dl.InputLayer((None, 2)), {"x": np.ones((1, 2))})
+
+    def test_arrays_for_an_input_layer_take_its_dtype(self):
+        l_in = dl.InputLayer((None, 2))
+        assert dl.get_output(l_in, [[1, 2]]).dtype == "float32"
+
+    def test_output_shape_with_shapes_dict_and_none(self):
+        layer = dl.DenseLayer((None, 2), 3)
+        assert dl.get_output_shape(layer, {None: (5, 2)}) == (5, 3)
+        assert dl.get_output_shape(layer, {}) == (None, 3)
+
+
+def np_nin(X, W, b, untie):
+    out = np.einsum("bc...,cu->bu...", X, W)
+    if b is not None:
+        out = out + (b[None] if untie else b.reshape((1, -1) + (1,) * (X.ndim - 2)))
+    return out
+
+
+class TestNINLayer:
+    @pytest.mark.parametrize("untie", [False, True])
+    def test_matches_numpy(self, untie):
+        layer = dl.NINLayer(dl.InputLayer((None, 3, 4, 5)), 6, untie_biases=untie,
+                            b=init.Normal(1.0), nonlinearity=None)
+        assert layer.b.get_value().shape == ((6, 4, 5) if untie else (6,))
+        X = np.random.default_rng(0).normal(size=(2, 3, 4, 5)).astype("float32")
+        got = dl.get_output(layer, X).eval()
+        assert got.shape == layer.get_output_shape_for(X.shape) == (2, 6, 4, 5)
+        expected = np_nin(X, layer.W.get_value(), layer.b.get_value(), untie)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+    def test_config_round_trip_and_refusals(self):
+        layer = dl.NINLayer((None, 3, 7), 2, untie_biases=True, b=None, name="nin",
+                            nonlinearity=nonlinearities.elu)
+        config = json.loads(json.dumps(layer.get_config()))
+        clone = dl.NINLayer.from_config((None, 3, 7), config)
+        assert clone.get_config() == config and clone.b is None
+        with pytest.raises(ValueError, match="fixed number of channels"):
+            dl.NINLayer((None, None, 4), 2)
+
+
+class TestMergeLayers:
+    def test_autocrop_matches_numpy_slicing(self):
+        rng = np.random.default_rng(1)
+        a, b = rng.normal(size=(4, 6, 5)), rng.normal(size=(3, 2, 9))
+        cropping = ["upper", "center", "lower"]
+        got = dl.autocrop([pytensor.shared(a), pytensor.shared(b)], cropping)
+        np.testing.assert_array_equal(got[0].eval(), a[1:, 2:4, :5])
+        np.testing.assert_array_equal(got[1].eval(), b[:, :, :5])
+        assert dl.autocrop_array_shapes([a.shape, b.shape], cropping) == [(3, 2, 5)] * 2
+        assert dl.autocrop_array_shapes([(None, 6), (3, 2)], ["lower"]) == [(None, 6), (None, 2)]
+        with pytest.raises(ValueError, match="unknown crop mode 'middle'"):
+            dl.autocrop_array_shapes([(1,), (2,)], ["middle"])
+        with pytest.raises(ValueError, match="same number of dimensions"):
+            dl.autocrop_array_shapes([(1,), (2, 3)], ["lower"])
+
+    def test_concat_with_cropping_never_crops_its_axis(self):
+        layer = dl.ConcatLayer([(None, 3, 8), (None, 2, 6)], axis=1,
+                               cropping=["lower", "lower", "center"])
+        assert layer.cropping == ["lower", None, "center"]
+        assert layer.output_shape == (None, 5, 6)
+        rng = np.random.default_rng(2)
+        a, b = rng.normal(size=(2, 3, 8)), rng.normal(size=(4, 2, 6))
+        got = layer.get_output_for([pytensor.shared(a), pytensor.shared(b)]).eval()
+        np.testing.assert_array_equal(got, np.concatenate([a[:, :, 1:7], b[:2]], axis=1))
+
+    def test_shape_mismatches_are_refused(self):
+        with pytest.raises(ValueError, match="same except in the concatenation axis"):
+            dl.ConcatLayer([(None, 3, 8), (None, 2, 6)], axis=1)
+        with pytest.raises(ValueError, match="input shapes differ"):
+            dl.ElemwiseSumLayer([(None, 3), (None, 4)])
+        with pytest.raises(ValueError, match="got 3 coeffs for 2 incomings"):
+            dl.ElemwiseSumLayer([(None, 3), (None, 3)], coeffs=[1, 2, 3])
+
+    def test_elemwise_merge_and_sum(self):
+        rng = np.random.default_rng(3)
+        a, b, c = (rng.normal(size=(2, 3)).astype("float32") for _ in range(3))
+        inputs = [pytensor.shared(v) for v in (a, b, c)]
+        maximum = dl.ElemwiseMergeLayer([(2, 3)] * 3, merge_function=pt.maximum)
+        np.testing.assert_array_equal(maximum.get_output_for(inputs).eval(),
+                                      np.maximum(np.maximum(a, b), c))
+        summed = dl.ElemwiseSumLayer([(2, 3)] * 3, coeffs=[0.5, -1, 2])
+        out = summed.get_output_for(inputs)
+        assert out.dtype == "float32"  # the coefficients do not upcast
+        np.testing.assert_allclose(out.eval(), 0.5 * a - b + 2 * c, rtol=1e-6)
+        integers = [pytensor.shared(np.array([1, 2])), pytensor.shared(np.array([3, 4]))]
+        diff = dl.ElemwiseSumLayer([(2,), (2,)], coeffs=[2, -1]).get_output_for(integers)
+        np.testing.assert_array_equal(diff.eval(), [-1, 0])
+
+    def test_merge_configs_round_trip(self):
+        layers = [
+            dl.ConcatLayer([(None, 3), (None, 2)], cropping=["lower", None], name="c"),
+            dl.ElemwiseMergeLayer([(None, 3), (None, 3)], pt.mul, name="m"),
+            dl.ElemwiseSumLayer([(None, 3), (None, 3)], coeffs=[1, -0.5], name="s"),
+        ]
+        for layer in layers:
+            config = json.loads(json.dumps(layer.get_config()))
+            incomings = [(None, 3), (None, 3)] if layer.name != "c" else [(None, 3), (None, 2)]
+            clone = dl.get_layer_class(type(layer).__name__).from_config(incomings, config)
+            assert clone.get_config() == config
+        assert dl.ElemwiseMergeLayer.from_config(
+            [(2,), (2,)], {"merge_function": "mul", "cropping": None, "name": None}
+        ).merge_function is pt.mul
+        with pytest.raises(ValueError, match="cannot be stored"):
+            dl.ElemwiseMergeLayer([(2,), (2,)], lambda a, b: a - b).get_config()

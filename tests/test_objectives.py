@@ -266,3 +266,35 @@ def test_accuracies_match_numpy():
         O.categorical_accuracy(S, L, top_k=0)
     with pytest.raises(TypeError, match="rank mismatch"):
         O.categorical_accuracy(S, pt.tensor3())
+
+
+def test_huber_loss_matches_numpy_on_both_sides_of_delta():
+    a, b = pt.vector("a"), pt.vector("b")
+    pred = np.array([0.0, 0.3, -2.0, 5.0, 1.0])
+    target = np.array([0.0, 0.0, 0.0, 1.0, 1.5])
+    for delta in (0.5, 1.0, 3.0):
+        got = compile_fn([a, b], O.huber_loss(a, b, delta))(pred, target)
+        d = np.abs(pred - target)
+        expected = np.where(d <= delta, 0.5 * d**2, delta * (d - delta / 2))
+        assert_allclose(got, expected, rtol=1e-12)
+    p_col, t_vec = pt.matrix("p", shape=(None, 1)), pt.vector("t")
+    column = O.huber_loss(p_col, t_vec)  # aligned as a column, not broadcast to (N, N)
+    out = compile_fn([p_col, t_vec], column)(np.array([[0.0], [2.0]]), np.array([0.0, 0.0]))
+    assert_allclose(out, [[0.0], [1.5]])
+    assert O.huber_loss(pt.vector(dtype="float32"), pt.vector()).dtype == "float32"
+
+
+def test_multiclass_hinge_loss_matches_numpy_for_indices_and_one_hot():
+    rng = np.random.RandomState(4)
+    scores = rng.randn(6, 4)
+    labels = rng.randint(0, 4, size=6)
+    P, L, H = pt.matrix("p"), pt.lvector("l"), pt.matrix("h")
+    f = compile_fn([P, L, H], [O.multiclass_hinge_loss(P, L),
+                               O.multiclass_hinge_loss(P, H, delta=0.5)])
+    by_index, by_one_hot = f(scores, labels, np.eye(4)[labels])
+    correct = scores[np.arange(6), labels]
+    others = np.where(np.eye(4)[labels] > 0, -np.inf, scores).max(axis=1)
+    assert_allclose(by_index, np.maximum(0, 1 + others - correct), rtol=1e-12)
+    assert_allclose(by_one_hot, np.maximum(0, 0.5 + others - correct), rtol=1e-12)
+    with pytest.raises(TypeError, match="rank mismatch"):
+        O.multiclass_hinge_loss(pt.vector(), pt.matrix())

@@ -268,6 +268,10 @@ def test_from_state_rejects_incomplete_foreign_or_unsound_state(fitted):
         (_with_step(state, 1, marker=-1.0), "with the stored missing_value"),
         (_with_step(state, 4, columns=np.r_[0:30, 32, 31, 30]), "not one that a HiggsPreprocessor"),
         (dict(legacy, missing_group=np.full(30, 5)), "missing_group must number groups"),
+        (dict(legacy, mean=np.full(30, np.nan)), "Standardize mean holds NaN"),
+        (dict(legacy, std=np.zeros(30)), "Standardize std must be positive"),
+        (dict(legacy, kept_columns=np.array([0, 99])), "kept_columns out of range"),
+        ("not a dict", "state is a str, not a dict"),
     ]
     for bad, message in cases:
         with pytest.raises(ValueError, match=message):

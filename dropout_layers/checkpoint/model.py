@@ -45,6 +45,27 @@ class Checkpoint:
         Layer name -> bit-generator state of its stream.
     global_rng_state : dict or None
         ``{"kind": "RandomState" or "Generator", "state": ...}``.
+
+    Examples
+    --------
+    A checkpoint saved with a feature pipeline predicts from raw inputs:
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import dropout_layers as dl
+    >>> from dropout_layers.preprocessing import FeaturePipeline, Standardize
+    >>> network = dl.DenseLayer(dl.InputLayer((None, 2), name="x"), 1, name="score")
+    >>> pipeline = FeaturePipeline(["mass", "pt"], [Standardize([0, 1], [100.0, 30.0],
+    ...                                                         [20.0, 10.0])])
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(folder.name, "model.h5")
+    >>> dl.save_checkpoint(path, network, preprocessing=pipeline)
+    >>> checkpoint = dl.load_checkpoint(path)
+    >>> raw = np.array([[125.0, 42.0], [90.0, 18.0]])
+    >>> features = pipeline.transform(raw)
+    >>> bool((checkpoint.predict(raw) == checkpoint.predict(features, preprocess=False)).all())
+    True
+    >>> folder.cleanup()
     """
 
     def __init__(self, path, network, layers, attrs, stored):

@@ -34,11 +34,13 @@ def file_state(path):
     """Parameters, optimizer state and RNG streams stored in a checkpoint, via h5py."""
     state = {}
     with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: state.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        f.visititems(lambda name, obj: state.__setitem__(name, obj[()])
+                     if isinstance(obj, h5py.Dataset) else None)
         state.update({f"rng/{name}": value for name, value in f["rng"].attrs.items()})
         state["history"] = json.loads(f.attrs["history"])
         state["metadata"] = json.loads(f.attrs["metadata"])
-    for record in state["history"]["records"] if isinstance(state["history"], dict) else state["history"]:
+    history = state["history"]
+    for record in history["records"] if isinstance(history, dict) else history:
         record.pop("seconds", None)
     return state
 
@@ -55,7 +57,8 @@ arrays = np.load(data)
 # No model code here: the network comes from the checkpoint itself.
 network = load_checkpoint(middle).network
 trainer = Trainer(network, update="adam", learning_rate=0.01)
-trainer.fit(arrays["X"], arrays["y"], epochs=4, batch_size=16, seed=5, verbose=False, resume_from=middle)
+trainer.fit(arrays["X"], arrays["y"], epochs=4, batch_size=16, seed=5, verbose=False,
+            resume_from=middle)
 save_training_checkpoint(final, trainer)
 assert not any(m == "models" or m.startswith(("models.", "test")) for m in sys.modules)
 """
@@ -70,11 +73,12 @@ def runs(tmp_path_factory):
     previous = dl.get_rng()
     try:
         trainer = Trainer(build_network(), **TRAINER_OPTIONS)
-        trainer.fit(X, y, epochs=4, callbacks=[ModelCheckpoint(str(directory / "a_epoch{epoch}.h5"), every=2,
-                                                               on_best=False)], **FIT_OPTIONS)
+        saver = ModelCheckpoint(str(directory / "a_epoch{epoch}.h5"), every=2, on_best=False)
+        trainer.fit(X, y, epochs=4, callbacks=[saver], **FIT_OPTIONS)
     finally:
         dl.set_rng(previous)
-    middle, final_a, final_b = (directory / name for name in ("a_epoch2.h5", "a_epoch4.h5", "b_epoch4.h5"))
+    middle, final_a, final_b = (directory / name
+                                for name in ("a_epoch2.h5", "a_epoch4.h5", "b_epoch4.h5"))
     proc = run_python(RESUME_CHILD, str(middle), str(final_b), str(directory / "data.npz"))
     assert proc.returncode == 0, proc.stderr
     return trainer, middle, final_a, final_b
@@ -86,15 +90,16 @@ def test_resumed_run_in_new_process_matches_uninterrupted_run(runs):
     assert sorted(a) == sorted(b)
     # The run must have moved between epochs 2 and 4, or the comparison proves nothing.
     assert not np.array_equal(a["params/hidden/W"], mid["params/hidden/W"])
-    assert a["rng/dropout"] != mid["rng/dropout"] and a["rng/input_dropout"] != mid["rng/input_dropout"]
+    assert a["rng/dropout"] != mid["rng/dropout"]
+    assert a["rng/input_dropout"] != mid["rng/input_dropout"]
     for key in a:
         if isinstance(a[key], np.ndarray):
             assert a[key].dtype == b[key].dtype and a[key].tobytes() == b[key].tobytes(), key
         else:
             assert a[key] == b[key], key
     assert a["optimizer/t"] == 4 * 5  # 70 rows in batches of 16: 5 steps per epoch
-    assert [r["epoch"] for r in (a["history"]["records"] if isinstance(a["history"], dict) else a["history"])] \
-        == [1, 2, 3, 4]
+    records = a["history"]["records"] if isinstance(a["history"], dict) else a["history"]
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4]
 
 
 def test_file_matches_the_live_trainer(runs):
@@ -114,8 +119,9 @@ def test_file_matches_the_live_trainer(runs):
 def test_float16_checkpoint_is_refused_for_resume(runs, tmp_path):
     trainer, middle, _, _ = runs
     half = tmp_path / "half.h5"
-    ckpt.save_checkpoint(half, trainer.network, optimizer=trainer.optimizer_state, weights_dtype="float16",
-                         history=trainer.history.to_dict(), metadata=trainer.checkpoint_metadata())
+    ckpt.save_checkpoint(half, trainer.network, optimizer=trainer.optimizer_state,
+                         weights_dtype="float16", history=trainer.history.to_dict(),
+                         metadata=trainer.checkpoint_metadata())
     fresh = Trainer(build_network(), **TRAINER_OPTIONS)
     X, y = training_data()
     with pytest.raises(ckpt.IncompatibleCheckpointError, match="cannot resume training exactly"):

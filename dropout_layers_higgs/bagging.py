@@ -1,25 +1,28 @@
-"""Bagged ensembles for the Higgs data: K-fold x R members, locally or on Ray.
+"""Bags of dropout networks for the Higgs data: K-fold x R members, locally or on Ray.
 
-:func:`train_ensemble` trains one network per split of
-:func:`~dropout_layers_higgs.cv.repeated_stratified_splits` with
-:func:`~dropout_layers_higgs.pipeline.train_member` (early stopping on the
-member's own held-out fold), runs the members with
+The default run of the pipeline is such a bag: the labelled events (less a
+held-out test part) are cut into K stratified folds, and member ``k`` trains
+on all folds but ``k``, early-stopped on fold ``k``. Every labelled event
+thus trains K - 1 members and is scored by the one that never saw it: these
+out-of-fold (OOF) scores choose the selection cut, and the held-out events,
+scored by the average of all members, give the figures of the result.
+
+:func:`train_bag` trains and scores the members of one plan with
 :func:`~dropout_layers.executors.run_members` (``executor='local'`` or
-``'ray'``), and writes:
+``'ray'``); with a :class:`MemberStore` each member's checkpoint goes to
+``<out>/members/member_<i>.h5`` as soon as it arrives, so a crash loses only
+the members in flight and a resumed run trains only the missing ones. A
+stored member is reused only if its own record (index, fold, repeat, seed,
+data and options) is the plan's: a file copied over another is refused.
 
-``<out>/members/member_<i>.h5``
-    Each member's checkpoint, written by the driver as soon as the member
-    arrives, so a crash loses only the members in flight and
-    ``resume=True`` trains only the missing ones.
-``<out>/ensemble.h5``
-    Every member under ``/members/<i>/`` plus the shared preprocessing and
-    the chosen threshold; :func:`dropout_layers.checkpoint.load_checkpoint`
-    returns an :class:`~dropout_layers.ensemble.Ensemble` from it.
+:func:`train_ensemble` is the whole run of ``train-higgs --folds``: it also
+writes ``<out>/ensemble.h5``, every member plus the shared preprocessing and
+the cut, which :func:`dropout_layers.checkpoint.load_ensemble` reads.
 
-The preprocessing is fitted once, on all labelled events, and shared by
-every member: its statistics (means, standard deviations, medians for
-imputation) use no labels, so sharing them leaks no target information
-across folds, and one preprocessing is what the ensemble file stores.
+The preprocessing is fitted once, on the pool of labelled training events,
+and shared by every member: its statistics (means, standard deviations,
+medians) use no labels, so sharing them leaks no target information across
+folds, and the held-out test events take no part in it.
 """
 import dataclasses
 import hashlib
@@ -38,31 +41,34 @@ from dropout_layers.ensemble import Ensemble
 from dropout_layers.executors import ExecutorSettings, MemberJob, member_seed, run_members
 
 from .cv import member_scores, out_of_fold_scores, repeated_stratified_splits, score_out_of_fold
-from .errors import EnsembleResumeError
-from .metrics import leaderboard_ams
-from .pipeline import (
-    PipelineOptions,
-    choose_threshold,
-    describe_network,
-    is_weighted,
-    train_member,
-    training_pool,
-)
+from .errors import EnsembleResumeError, PipelineError
+from .evaluation import score_held_out
+from .member import fit_preprocessor, train_member
+from .options import PipelineOptions
 from .preprocessing import HiggsPreprocessor
+from .results import ensemble_metrics, ensemble_summary_table
 from .shipping import worker_code
+from .splits import is_weighted
+from .thresholds import check_selection, choose_threshold
 
-__all__ = ["BaggingPlan", "TrainedMember", "EnsembleRun", "EnsembleResumeError", "member_path",
-           "ensemble_path", "train_ensemble", "ensemble_metrics", "ensemble_summary_table"]
+__all__ = ["BaggingPlan", "TrainedMember", "BagResult", "EnsembleRun", "MemberStore",
+           "EnsembleResumeError", "member_path", "ensemble_path", "plan_of", "train_bag",
+           "train_ensemble", "ensemble_metrics", "ensemble_summary_table", "MEMBER_DIRECTORY",
+           "ENSEMBLE_FILE", "MEMBER_KIND"]
 
 MEMBER_DIRECTORY = "members"
 ENSEMBLE_FILE = "ensemble.h5"
+#: ``metadata['kind']`` of a member checkpoint.
+MEMBER_KIND = "ensemble-member"
 # Settings a resumed member must share with the run that resumes it.
 _FINGERPRINT_KEYS = ("base_seed", "n_folds", "n_repeats", "options", "feature_names", "data_digest")
+# Options that do not change what a member learns.
+_UNRECORDED_OPTIONS = ("progress", "bootstrap", "test_fraction", "valid_fraction")
 
 
 @dataclasses.dataclass(frozen=True)
 class BaggingPlan:
-    """Which members an ensemble has: ``n_folds * n_repeats`` of them.
+    """Which members a bag has: ``n_folds * n_repeats`` of them.
 
     Attributes
     ----------
@@ -74,14 +80,19 @@ class BaggingPlan:
         :func:`~dropout_layers.executors.member_seed`).
     """
 
-    n_folds: int = 2
+    n_folds: int = PipelineOptions.folds
     n_repeats: int = 1
     seed: int = 0
 
     @property
     def n_members(self):
-        """Members in the ensemble."""
+        """Members in the bag."""
         return self.n_folds * self.n_repeats
+
+
+def plan_of(options, seed):
+    """Return the :class:`BaggingPlan` of ``options.folds`` and ``options.repeats``."""
+    return BaggingPlan(int(options.folds), int(options.repeats), int(seed))
 
 
 @dataclasses.dataclass
@@ -112,60 +123,100 @@ class TrainedMember:
 
 
 @dataclasses.dataclass
-class EnsembleRun:
-    """The result of :func:`train_ensemble`.
+class BagResult:
+    """The members of one plan and their out-of-fold scores (see :func:`train_bag`).
 
     Attributes
     ----------
     ensemble : Ensemble
+        All members, the shared preprocessing and the cut.
     members : list of TrainedMember
     splits : list of Split
+        Positions within ``pool``.
+    pool : numpy.ndarray of int64
+        Event numbers the members trained and were validated on.
     oof_scores : numpy.ndarray
-        Every training event's score averaged over the members that held it out.
-    labels, weights : numpy.ndarray
-        Labels and physics weights (None for UCI data) of those events.
+        Each pool event's score averaged over the members that held it out.
     scores : dict
-        :func:`~dropout_layers_higgs.cv.score_out_of_fold` plus
-        ``member_spread`` and ``members`` from
-        :func:`~dropout_layers_higgs.cv.member_scores`.
+        :func:`~dropout_layers_higgs.cv.score_out_of_fold` (with
+        ``threshold``, the cut for new events) plus ``member_spread`` and
+        ``members`` from :func:`~dropout_layers_higgs.cv.member_scores`.
     trained, resumed : list of int
-        Members trained by this run and members found finished.
     seconds : float
         Wall time of the member training.
-    path : Path
-        The ensemble checkpoint.
     """
 
     ensemble: Ensemble
     members: list
     splits: list
+    pool: np.ndarray
     oof_scores: np.ndarray
-    labels: np.ndarray
-    weights: np.ndarray
     scores: dict
     trained: list
     resumed: list
     seconds: float
-    path: Path
+
+    @property
+    def threshold(self):
+        """The cut for new events, chosen on the out-of-fold scores."""
+        return self.ensemble.threshold
+
+    def score(self, data, rows):
+        """Return the bag's scores (the mean of its members) of the events ``rows``."""
+        preprocessor = HiggsPreprocessor.from_state(self.ensemble.preprocessing)
+        X = preprocessor.transform(data.X[rows], data.feature_names)
+        return np.asarray(self.ensemble.predict(X), dtype=np.float64).reshape(-1)
+
+
+@dataclasses.dataclass
+class EnsembleRun(BagResult):
+    """The result of :func:`train_ensemble`: the bag, its held-out figures and its file.
+
+    Attributes
+    ----------
+    labels, weights : numpy.ndarray
+        Labels and physics weights (None for UCI data) of the pool events,
+        in the order of ``oof_scores``.
+    test_idx : numpy.ndarray of int64
+        Held-out event numbers (possibly empty).
+    test_scores : numpy.ndarray or None
+    test_metrics : dict or None
+        :func:`~dropout_layers_higgs.thresholds.evaluate_scores` of the
+        held-out events at the out-of-fold cut, with bootstrap spreads.
+    path : Path
+        The ensemble checkpoint.
+    """
+
+    labels: np.ndarray = None
+    weights: np.ndarray = None
+    test_idx: np.ndarray = None
+    test_scores: np.ndarray = None
+    test_metrics: dict = None
+    path: Path = None
 
 
 def member_path(out_dir, index):
-    """Path of member ``index``'s checkpoint inside ``out_dir``."""
+    """Return the path of member ``index``'s checkpoint inside ``out_dir``."""
     return Path(out_dir) / MEMBER_DIRECTORY / f"member_{index:03d}.h5"
 
 
 def ensemble_path(out_dir):
-    """Path of the ensemble checkpoint inside ``out_dir``."""
+    """Return the path of the ensemble checkpoint inside ``out_dir``."""
     return Path(out_dir) / ENSEMBLE_FILE
 
 
-def _data_digest(data):
-    # Cheap identity of the training data: labels plus a sample of rows.
+def _data_digest(data, rows):
+    # Cheap identity of the training events: labels plus a sample of rows.
     digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(data.y).tobytes())
-    step = max(1, len(data.X) // 1000)
-    digest.update(np.ascontiguousarray(data.X[::step]).tobytes())
+    digest.update(np.ascontiguousarray(data.y[rows]).tobytes())
+    step = max(1, len(rows) // 1000)
+    digest.update(np.ascontiguousarray(data.X[rows[::step]]).tobytes())
     return digest.hexdigest()[:16]
+
+
+def _options_record(options):
+    return {key: value for key, value in options.to_dict().items()
+            if key not in _UNRECORDED_OPTIONS}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,265 +225,252 @@ class _MemberTask:
     fingerprint: dict
 
 
+class MemberStore:
+    """Member checkpoints in ``<out_dir>/members/``, written as members finish.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+    resume : bool
+        Reuse the finished members found there (each checked against the
+        plan: see :meth:`load`).
+    """
+
+    def __init__(self, out_dir, resume=False):
+        self.out_dir = Path(out_dir)
+        self.resume = bool(resume)
+        self.preprocessing = None
+
+    def save(self, job, member):
+        """Write ``member``'s checkpoint, with the record that identifies it."""
+        path = member_path(self.out_dir, job.index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        metadata = dict(job.payload.fingerprint, kind=MEMBER_KIND, member_index=job.index,
+                        repeat=member.repeat, fold=member.fold, member_seed=job.seed,
+                        best_epoch=member.best_epoch, seconds=member.seconds,
+                        stopped_early=member.stopped_early)
+        save_checkpoint(path, member.network, metadata=metadata, history=member.history,
+                        preprocessing=self.preprocessing)
+
+    def load(self, job):
+        """Return the finished member ``job`` asks for, or None to train it.
+
+        Raises
+        ------
+        EnsembleResumeError
+            If the file holds another member (its index, fold, repeat or
+            seed differ from the plan's: a file copied or renamed) or was
+            trained with other settings or data.
+        """
+        path = member_path(self.out_dir, job.index)
+        if not path.exists():
+            return None
+        try:
+            checkpoint = load_checkpoint(path)
+        except CheckpointError:
+            # Saves are atomic, so a member killed while saving leaves no
+            # file; an unreadable one is damaged: train it again.
+            return None
+        metadata = dict(checkpoint.metadata or {})
+        split = job.payload.split
+        for key in _FINGERPRINT_KEYS:
+            if metadata.get(key) != job.payload.fingerprint[key]:
+                raise EnsembleResumeError(
+                    f"{path}: cannot resume, this member was trained with a different {key} "
+                    f"({metadata.get(key)!r} instead of {job.payload.fingerprint[key]!r}); "
+                    "use the same settings or a new output directory")
+        # Same settings, so a member of the same run: its own record must be this job's.
+        _check_identity(path, metadata, job, split)
+        return TrainedMember(index=job.index, repeat=split.repeat, fold=split.fold, seed=job.seed,
+                             network=checkpoint.network, history=list(checkpoint.history or []),
+                             best_epoch=int(metadata.get("best_epoch", 0)))
+
+
+def _check_identity(path, metadata, job, split):
+    expected = {"kind": MEMBER_KIND, "member_index": job.index, "fold": split.fold,
+                "repeat": split.repeat, "member_seed": job.seed}
+    found = {key: metadata.get(key) for key in expected}
+    if found != expected:
+        differ = ", ".join(f"{key} {found[key]!r} instead of {value!r}"
+                           for key, value in expected.items() if found[key] != value)
+        raise EnsembleResumeError(
+            f"{path}: cannot resume, the file is not member {job.index} of this plan ({differ}); "
+            "it was copied or renamed: delete it to train that member again, or use a new "
+            "output directory")
+
+
 def _train_split(shared, job):
     """Train one member; runs in the worker (this process, a subprocess or a Ray task)."""
-    data, options, preprocessor, train_fn = shared
-    train_fn = train_fn or train_member
+    data, options, preprocessor, train_fn, callbacks = shared
     split = job.payload.split
-    result = train_fn(data, split.train_index, split.valid_index, options, job.seed,
-                          preprocessor=preprocessor)
+    extra = {} if callbacks is None else {"callbacks": list(callbacks(job.index))}
+    result = (train_fn or train_member)(data, split.train_index, split.valid_index, options,
+                                        job.seed, preprocessor=preprocessor, **extra)
+    trainer = getattr(result, "trainer", None)
+    if trainer is not None and trainer.history.interrupted is not None:
+        # A member cut short by Ctrl-C is not finished: it must not be saved
+        # as one (a resumed run trains it again).
+        raise KeyboardInterrupt
     return TrainedMember(index=job.index, repeat=split.repeat, fold=split.fold, seed=job.seed,
                          network=result.network, history=list(result.history),
                          best_epoch=int(result.best_epoch), seconds=float(result.seconds),
                          stopped_early=bool(result.stopped_early))
 
 
-def _member_metadata(job, member):
-    return dict(job.payload.fingerprint, kind="ensemble-member", member_index=job.index,
-                repeat=member.repeat, fold=member.fold, member_seed=job.seed,
-                best_epoch=member.best_epoch, seconds=member.seconds,
-                stopped_early=member.stopped_early)
+def _jobs(data, pool, options, plan):
+    splits = repeated_stratified_splits(data.y[pool], plan.n_folds, plan.n_repeats, plan.seed)
+    fingerprint = {"base_seed": plan.seed, "n_folds": plan.n_folds,
+                   "n_repeats": plan.n_repeats, "options": _options_record(options),
+                   "feature_names": list(data.feature_names),
+                   "data_digest": _data_digest(data, pool)}
+    # Workers get event numbers of the whole data, so that the data travels once.
+    jobs = [MemberJob(split.index, member_seed(plan.seed, split.index),
+                      _MemberTask(dataclasses.replace(split, train_index=pool[split.train_index],
+                                                      valid_index=pool[split.valid_index]),
+                                  fingerprint))
+            for split in splits]
+    return splits, jobs
 
 
-def _saver(out_dir, preprocessing_state):
-    def save(job, member):
-        path = member_path(out_dir, job.index)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(path, member.network, metadata=_member_metadata(job, member),
-                        history=member.history, preprocessing=preprocessing_state)
+def _score_members(data, pool, splits, members, preprocessor, options, seed):
+    """Assemble the ensemble, its out-of-fold scores and their figures."""
+    ensemble = Ensemble([member.network for member in members],
+                        preprocessing=preprocessor.get_state())
+    X = preprocessor.transform(data.X[pool], data.feature_names)
+    held_out = [ensemble.predict_member(i, X[split.valid_index]).reshape(-1)
+                for i, split in enumerate(splits)]
+    oof = out_of_fold_scores(splits, held_out, len(pool))
+    y = data.y[pool]
+    weights = data.weights[pool] if is_weighted(data) else None
 
-    return save
+    def choose_cut(scores, labels, physics):
+        return choose_threshold(scores, labels, physics, physics is not None,
+                                options.threshold_rule, options.ams_window, options.top_fraction)
 
-
-def _loader(out_dir):
-    def load(job):
-        path = member_path(out_dir, job.index)
-        if not path.exists():
-            return None
-        try:
-            checkpoint = load_checkpoint(path)
-        except CheckpointError:
-            # A member killed while saving leaves no file (saves are atomic),
-            # so an unreadable one is damaged; train it again.
-            return None
-        metadata = dict(checkpoint.metadata or {})
-        for key in _FINGERPRINT_KEYS:
-            if metadata.get(key) != job.payload.fingerprint[key]:
-                raise EnsembleResumeError(
-                    f"{path}: cannot resume, this member was trained with a different {key} "
-                    f"({metadata.get(key)!r} instead of {job.payload.fingerprint[key]!r}); "
-                    "use the same settings or a new output directory"
-                )
-        split = job.payload.split
-        return TrainedMember(index=job.index, repeat=split.repeat, fold=split.fold, seed=job.seed,
-                             network=checkpoint.network, history=list(checkpoint.history or []),
-                             best_epoch=int(metadata.get("best_epoch", 0)))
-
-    return load
+    scores = score_out_of_fold(oof, y, weights, splits, choose_cut=choose_cut,
+                               bootstrap=options.bootstrap, seed=seed)
+    per_member = member_scores(splits, held_out, y, weights)
+    scores.update(member_spread=per_member["spread"], members=per_member["members"])
+    if "threshold" not in scores:
+        scores["threshold"] = choose_cut(oof, y, None)
+        scores["selected_fraction"] = float(np.mean(oof >= scores["threshold"]))
+    check_selection(oof, scores["threshold"], "out-of-fold scores")
+    ensemble.threshold = scores["threshold"]
+    return ensemble, oof, scores
 
 
-def train_ensemble(data, options, out_dir, plan=BaggingPlan(), settings=None, resume=False,
-                   preprocessor=None, train_fn=None):
-    """Train a K-fold x R bagged ensemble and score it out of fold.
+def train_bag(data, pool, options, plan, settings=None, store=None, train_fn=None,
+              callbacks=None):
+    """Train the members of ``plan`` on the events ``pool`` and score them out of fold.
+
+    Parameters
+    ----------
+    data : HiggsData
+        Labelled events.
+    pool : numpy.ndarray of int64
+        The events the members train and are validated on (the held-out
+        test events are not among them).
+    options : PipelineOptions
+        How each member is trained.
+    plan : BaggingPlan
+    settings : ExecutorSettings, optional
+        Where the members train (see
+        :func:`~dropout_layers.executors.run_members`); by default one
+        after another in this process.
+    store : MemberStore, optional
+        Write each member's checkpoint as it finishes and, with
+        ``store.resume``, reuse the finished ones.
+    train_fn : callable, optional
+        Trains one member, with the signature and result of
+        :func:`~dropout_layers_higgs.member.train_member` (the default); it
+        runs in worker processes, so it must be importable there.
+    callbacks : callable, optional
+        ``callbacks(index) -> list of Callback``, the extra fit-loop
+        callbacks of member ``index`` (for example TensorBoard logs); it is
+        pickled to the workers with the data.
+
+    Returns
+    -------
+    BagResult
+
+    Raises
+    ------
+    PipelineError
+        If a fold lacks a class, a member's training failed, or the cut
+        selects no out-of-fold event or all of them.
+    """
+    pool = np.asarray(pool, dtype=np.int64)
+    preprocessor = fit_preprocessor(data, pool, options)
+    try:
+        splits, jobs = _jobs(data, pool, options, plan)
+    except ValueError as exc:
+        raise PipelineError(f"{data.path or 'data'}: {exc}; use fewer folds or more labelled "
+                            "events") from None
+    if store is not None:
+        store.preprocessing = preprocessor.get_state()
+    settings = dataclasses.replace(settings or ExecutorSettings(progress=options.progress),
+                                   desc="ensemble members",
+                                   code=(*(settings.code if settings else ()), *worker_code()))
+    started = time.perf_counter()
+    summary = run_members(
+        _train_split, jobs, shared=(data, dataclasses.replace(options, progress=False),
+                                    preprocessor, train_fn, callbacks),
+        settings=settings, save_member=None if store is None else store.save,
+        load_member=None if store is None else store.load,
+        resume=store is not None and store.resume)
+    seconds = time.perf_counter() - started
+    ensemble, oof, scores = _score_members(data, pool, splits, summary.results, preprocessor,
+                                           options, plan.seed)
+    ensemble.metadata = {"threshold": scores["threshold"], "n_folds": plan.n_folds,
+                         "n_repeats": plan.n_repeats, "seed": plan.seed,
+                         "options": _options_record(options),
+                         "feature_names": list(data.feature_names),
+                         "cv": {k: v for k, v in scores.items() if k != "members"}}
+    return BagResult(ensemble=ensemble, members=summary.results, splits=splits, pool=pool,
+                     oof_scores=oof, scores=scores, trained=summary.trained,
+                     resumed=summary.resumed, seconds=seconds)
+
+
+def train_ensemble(data, options, out_dir, plan=None, settings=None, resume=False,
+                   train_fn=None):
+    """Train a K-fold x R bag, score it out of fold and on held-out events, and save it.
 
     Parameters
     ----------
     data : HiggsData
         Labelled events.
     options : PipelineOptions
-        How each member is trained (``valid_fraction`` and
-        ``test_fraction`` are not used: the folds decide).
+        How each member is trained; ``test_fraction`` sets the held-out
+        events (``valid_fraction`` is not used: the folds decide).
     out_dir : str or Path
-        Where the member checkpoints and the ensemble checkpoint go.
-    plan : BaggingPlan
-        Folds, repeats and the base seed.
+        Where the member checkpoints and ``ensemble.h5`` go.
+    plan : BaggingPlan, optional
+        Folds, repeats and the base seed; by default those of ``options``
+        with seed 0.
     settings : ExecutorSettings, optional
-        Where the members train (see
-        :func:`~dropout_layers.executors.run_members`); by default one
-        after another in this process. This application's code is added to
-        what Ray ships to its workers.
     resume : bool
         Keep finished members found in ``out_dir``.
-    preprocessor : HiggsPreprocessor, optional
-        Fitted preprocessing to share; by default one is fitted on all of
-        ``data`` with ``options.log_transform`` and ``options.drop_phi``.
     train_fn : callable, optional
-        Trains one member, with the signature and result of
-        :func:`~dropout_layers_higgs.pipeline.train_member` (the default).
-        It runs in worker processes, so it must be a module-level function
-        importable there.
+        See :func:`train_bag`.
 
     Returns
     -------
     EnsembleRun
     """
     if data.y is None:
-        raise ValueError(f"{data.path or 'data'}: an ensemble needs labelled events")
-    full_data = data
-    pool, _ = training_pool(data)
-    if len(pool) < len(data):
-        # Open data: train on the Kaggle training set only, so that the
-        # leaderboard sets stay unseen and give the challenge's own figures.
-        data = data.subset(pool)
-    out_dir = Path(out_dir)
-    if preprocessor is None:
-        preprocessor = HiggsPreprocessor(log_transform=options.log_transform, drop_phi=options.drop_phi)
-        preprocessor.fit(data.X, data.feature_names)
-    member_options = dataclasses.replace(options, progress=False)
-    n_folds, n_repeats, seed = plan.n_folds, plan.n_repeats, plan.seed
-    splits = repeated_stratified_splits(data.y, n_folds, n_repeats, seed)
-    options_record = {k: v for k, v in member_options.to_dict().items() if k != "progress"}
-    fingerprint = {"base_seed": int(seed), "n_folds": int(n_folds), "n_repeats": int(n_repeats),
-                   "options": options_record, "feature_names": list(data.feature_names),
-                   "data_digest": _data_digest(data)}
-    jobs = [MemberJob(split.index, member_seed(seed, split.index), _MemberTask(split, fingerprint))
-            for split in splits]
-
-    started = time.perf_counter()
-    settings = dataclasses.replace(settings or ExecutorSettings(), desc="ensemble members",
-                                   code=(*(settings.code if settings else ()), *worker_code()))
-    summary = run_members(
-        _train_split, jobs, shared=(data, member_options, preprocessor, train_fn),
-        settings=settings, save_member=_saver(out_dir, preprocessor.get_state()),
-        load_member=_loader(out_dir), resume=resume)
-    seconds = time.perf_counter() - started
-    members = summary.results
-
-    # Score every member on its held-out fold with the ensemble's own
-    # compiled graph: the same path for fresh and resumed members.
-    ensemble = Ensemble([member.network for member in members], preprocessing=preprocessor.get_state())
-    X = preprocessor.transform(data.X, data.feature_names)
-    held_out = [ensemble.predict_member(i, X[split.valid_index]).reshape(-1)
-                for i, split in enumerate(splits)]
-    oof = out_of_fold_scores(splits, held_out, len(data))
-    weights = data.weights if is_weighted(data) else None
-    # The cut rule of the single-network pipeline (smoothed maximum of the AMS
-    # curve), for the cross-fitted cuts and for the stored one alike.
-    scores = score_out_of_fold(oof, data.y, weights, splits,
-                               choose_cut=lambda s, y, w: choose_threshold(s, y, w, weighted=True))
-    per_member = member_scores(splits, held_out, data.y, weights)
-    scores["member_spread"] = per_member["spread"]
-    scores["members"] = per_member["members"]
-    if "threshold" not in scores:
-        scores["threshold"] = choose_threshold(oof, data.y, None, weighted=False)
-        scores["selected_fraction"] = float(np.mean(oof >= scores["threshold"]))
-    ensemble.threshold = scores["threshold"]
-    if full_data is not data and np.isin(("b", "v"), full_data.kaggle_set).all():
-        boards = np.isin(full_data.kaggle_set, ("b", "v"))
-        board_scores = np.zeros(len(full_data))
-        board_scores[boards] = ensemble.predict(
-            preprocessor.transform(full_data.X[boards], full_data.feature_names)).reshape(-1)
-        scores["leaderboard"] = leaderboard_ams(full_data, board_scores, ensemble.threshold)
-    ensemble.metadata = {"threshold": scores["threshold"], "n_folds": int(n_folds),
-                         "n_repeats": int(n_repeats), "seed": int(seed),
-                         "options": options_record, "feature_names": list(data.feature_names),
-                         "cv": {k: v for k, v in scores.items() if k != "members"}}
+        raise PipelineError(f"{data.path or 'data'}: an ensemble needs labelled events")
+    plan = plan or plan_of(options, 0)
+    options = dataclasses.replace(options, folds=plan.n_folds, repeats=plan.n_repeats)
+    held_out = score_held_out(data, options, plan.seed,
+                              lambda pool: train_bag(data, pool, options, plan, settings,
+                                                     MemberStore(out_dir, resume), train_fn))
+    bag = held_out.bag
+    bag.ensemble.metadata.update(test=held_out.test_metrics, leaderboard=held_out.leaderboard)
     path = ensemble_path(out_dir)
-    save_ensemble(path, ensemble)
-    return EnsembleRun(ensemble=ensemble, members=members, splits=splits, oof_scores=oof,
-                       labels=data.y, weights=weights, scores=scores, trained=summary.trained, resumed=summary.resumed,
-                       seconds=seconds, path=path)
-
-
-def ensemble_metrics(run, data, description, synthetic=False, executor="local", seconds=None):
-    """Everything ``metrics.json`` holds for an ensemble run, JSON-friendly.
-
-    Parameters
-    ----------
-    run : EnsembleRun
-    data : HiggsData
-        The data the ensemble was trained on.
-    description : str
-        Where the data came from, for people.
-    synthetic : bool
-    executor : str
-    seconds : float, optional
-        Wall time of the whole run so far.
-
-    Returns
-    -------
-    dict
-        ``data``, ``ensemble`` (members, folds, repeats, seed, executor,
-        trained and resumed members), ``network``, ``options``,
-        ``threshold``, ``threshold_rule``, ``cross_validation`` (the
-        out-of-fold figures), ``member_spread``, ``members`` (each member's
-        held-out figures, best epoch and training time), ``leaderboard``
-        (open data only) and ``seconds``.
-    """
-    metadata = run.ensemble.metadata
-    options = PipelineOptions.from_dict(metadata["options"])
-    preprocessor = HiggsPreprocessor.from_state(run.ensemble.preprocessing)
-    weighted = is_weighted(data)
-    by_index = {row["index"]: row for row in run.scores["members"]}
-    members = []
-    for member in run.members:
-        row = dict(by_index[member.index])
-        row.update(seed=member.seed, best_epoch=member.best_epoch,
-                   epochs_run=len(member.history), seconds=member.seconds,
-                   resumed=member.index in run.resumed)
-        members.append(row)
-    cv = {key: value for key, value in run.scores.items()
-          if key not in ("members", "member_spread", "leaderboard", "threshold")}
-    return {
-        "data": {"description": description, "path": data.path, "format": data.format,
-                 "synthetic": bool(synthetic), "weighted": weighted,
-                 "n_events": int(len(run.oof_scores))},
-        "ensemble": {"n_members": len(run.members), "n_folds": metadata["n_folds"],
-                     "n_repeats": metadata["n_repeats"], "seed": metadata["seed"],
-                     "executor": executor, "trained": sorted(run.trained),
-                     "resumed": sorted(run.resumed), "path": str(run.path)},
-        "network": describe_network(preprocessor.n_outputs, options),
-        "inputs": preprocessor.output_names,
-        "options": metadata["options"],
-        "threshold": run.scores["threshold"],
-        "threshold_rule": ("maximum of the smoothed AMS curve of the out-of-fold scores"
-                           if weighted else "maximum TPR - FPR of the out-of-fold scores"),
-        "cross_validation": cv,
-        "member_spread": run.scores["member_spread"],
-        "members": members,
-        "leaderboard": run.scores.get("leaderboard"),
-        "seconds": {"members": run.seconds, "total": seconds},
-    }
-
-
-def _cell(value, digits=4):
-    if value is None:
-        return "-"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def ensemble_summary_table(metrics):
-    """A readable text table of :func:`ensemble_metrics`.
-
-    Returns
-    -------
-    str
-        Several lines, without a trailing newline.
-    """
-    ensemble, cv, spread = metrics["ensemble"], metrics["cross_validation"], metrics["member_spread"]
-    rows = [
-        ("data", metrics["data"]["description"]),
-        ("ensemble", f"{ensemble['n_members']} members = {ensemble['n_folds']} folds x "
-                     f"{ensemble['n_repeats']} repeats (executor {ensemble['executor']}; "
-                     f"{len(ensemble['trained'])} trained, {len(ensemble['resumed'])} resumed)"),
-        ("network", metrics["network"]),
-        ("decision threshold", f"{_cell(metrics['threshold'], 6)} ({metrics['threshold_rule']}; "
-                               f"selects {_cell(cv.get('selected_fraction'), 3)})"),
-    ]
-    width = max(len(label) for label, _ in rows)
-    lines = [f"{label:<{width}}  {value}" for label, value in rows]
-    lines += ["", "out-of-fold (each event scored by the members that never saw it):"]
-    figures = [("AUC", cv.get("auc"), spread.get("auc"))]
-    if "ams_cross_fitted" in cv:
-        figures += [("AMS, cut chosen on the other folds", cv["ams_cross_fitted"], None),
-                    ("AMS, top 15%", cv["ams_top15"], spread.get("ams_top15")),
-                    ("AMS, best cut on these scores (optimistic)", cv["ams_best_oof"],
-                     spread.get("ams_best"))]
-    label_width = max(len(name) for name, _, _ in figures)
-    lines.append(f"  {'':<{label_width}}  {'ensemble':>8}  {'members: mean +- std':>22}")
-    for name, value, member in figures:
-        member_text = "-" if member is None else f"{member['mean']:.4f} +- {member['std']:.4f}"
-        lines.append(f"  {name:<{label_width}}  {_cell(value):>8}  {member_text:>22}")
-    for board, value in (metrics.get("leaderboard") or {}).items():
-        lines.append(f"  {board + ' leaderboard AMS':<{label_width}}  {_cell(value):>8}")
-    return "\n".join(lines)
+    save_ensemble(path, bag.ensemble)
+    return EnsembleRun(**{field.name: getattr(bag, field.name)
+                          for field in dataclasses.fields(BagResult)},
+                       labels=data.y[bag.pool],
+                       weights=data.weights[bag.pool] if is_weighted(data) else None,
+                       test_idx=held_out.test_idx, test_scores=held_out.test_scores,
+                       test_metrics=held_out.test_metrics, path=path)

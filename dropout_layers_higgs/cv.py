@@ -37,7 +37,14 @@ import numpy as np
 
 from dropout_layers.metrics import roc_auc
 
-from .metrics import ams_at_fraction, ams_at_threshold, ams_curve, best_threshold
+from .metrics import (
+    ams_at_fraction,
+    ams_at_threshold,
+    ams_curve,
+    best_threshold,
+    threshold_at_fraction,
+)
+from .thresholds import bootstrap_std
 
 __all__ = ["Split", "stratified_folds", "repeated_stratified_splits", "out_of_fold_scores",
            "score_out_of_fold", "member_scores"]
@@ -97,15 +104,14 @@ def stratified_folds(y, n_folds, seed):
     for label in (0, 1):
         members = np.flatnonzero(y == label)
         if len(members) < n_folds:
-            raise ValueError(
-                f"cannot make {n_folds} stratified folds: class {label} has only {len(members)} events"
-            )
+            raise ValueError(f"cannot make {n_folds} stratified folds: class {label} has only "
+                             f"{len(members)} events")
         fold_of[rng.permutation(members)] = np.arange(len(members)) % n_folds
     return fold_of
 
 
 def repeated_stratified_splits(y, n_folds, n_repeats, seed):
-    """Splits of ``n_repeats`` independent stratified K-fold partitions.
+    """Split events into ``n_repeats`` independent stratified K-fold partitions.
 
     Repeat ``r`` is shuffled with seed ``(seed, r)``, so the splits of a
     repeat do not depend on how many repeats there are.
@@ -178,11 +184,23 @@ def _cross_fitted_ams(scores, y, weights, fold_of, choose_cut):
         selected[inside] = scores[inside] >= threshold
     # Classify with the per-fold thresholds, then score all events at once:
     # an indicator score cut at 1 selects exactly those events.
-    return ams_at_threshold(selected.astype(np.float64), y, weights, 1.0), thresholds
+    indicator = selected.astype(np.float64)
+    return ams_at_threshold(indicator, y, weights, 1.0), thresholds, indicator
 
 
-def score_out_of_fold(oof_scores, y, weights, splits, choose_cut=None):
-    """Cross-validated AUC and AMS of out-of-fold scores.
+def _bootstrap_out_of_fold(oof_scores, y, weights, indicator, replicates, seed):
+    """Bootstrap spreads of the out-of-fold AUC, cross-fitted AMS and top-15% AMS."""
+    spread = bootstrap_std(oof_scores, y, weights,
+                           {"ams_top15": threshold_at_fraction(oof_scores, 0.15)},
+                           replicates, seed)
+    # The cross-fitted selection is fixed event by event: resample its indicator.
+    spread["ams_cross_fitted_std"] = bootstrap_std(
+        indicator, y, weights, {"ams": 1.0}, replicates, seed)["ams_std"]
+    return spread
+
+
+def score_out_of_fold(oof_scores, y, weights, splits, choose_cut=None, bootstrap=0, seed=0):
+    """Compute the cross-validated AUC and AMS of out-of-fold scores.
 
     Parameters
     ----------
@@ -197,8 +215,12 @@ def score_out_of_fold(oof_scores, y, weights, splits, choose_cut=None):
     choose_cut : callable, optional
         ``choose_cut(scores, y, weights) -> threshold``, the rule that picks
         a cut on scored events (for example the pipeline's smoothed maximum,
-        :func:`~dropout_layers_higgs.pipeline.choose_threshold`); by default
-        the plain maximum of the AMS curve.
+        :func:`~dropout_layers_higgs.thresholds.choose_threshold`); by
+        default the plain maximum of the AMS curve.
+    bootstrap : int
+        Replicates for the bootstrap spreads (0: none).
+    seed : int
+        Of the bootstrap.
 
     Returns
     -------
@@ -208,11 +230,21 @@ def score_out_of_fold(oof_scores, y, weights, splits, choose_cut=None):
         plain maximum of the AMS curve of the OOF scores), ``threshold``
         (``choose_cut`` on all OOF scores: the cut for new data) with
         ``selected_fraction`` (the share of events it selects) and
-        ``ams_at_threshold`` (its in-sample AMS).
+        ``ams_at_threshold`` (its in-sample AMS: optimistic); with
+        ``bootstrap``, ``auc_std`` and, with weights, ``ams_cross_fitted_std``
+        and ``ams_top15_std``.
+
+    Notes
+    -----
+    Each member was early-stopped on the fold it scores, so the out-of-fold
+    scores chose their epochs: a slight optimism that held-out events do not
+    have. The cross-fitted AMS takes no cut from the events it scores.
     """
     y = np.asarray(y)
     result = {"auc": roc_auc(y, oof_scores)}
     if weights is None:
+        if bootstrap:
+            result.update(bootstrap_std(oof_scores, y, None, {}, bootstrap, seed))
         return result
     result["auc_weighted"] = roc_auc(y, oof_scores, weights)
     fold_of = np.empty(len(y), dtype=np.int64)
@@ -220,19 +252,21 @@ def score_out_of_fold(oof_scores, y, weights, splits, choose_cut=None):
         if split.repeat == 0:
             fold_of[split.valid_index] = split.fold
     choose_cut = choose_cut or _best_cut
-    result["ams_cross_fitted"], result["cross_fitted_thresholds"] = _cross_fitted_ams(
-        oof_scores, y, weights, fold_of, choose_cut)
+    result["ams_cross_fitted"], result["cross_fitted_thresholds"], indicator = \
+        _cross_fitted_ams(oof_scores, y, weights, fold_of, choose_cut)
     result["ams_top15"] = ams_at_fraction(oof_scores, y, weights, 0.15)
     result["ams_best_oof"] = best_threshold(oof_scores, y, weights)[1]
     threshold = float(choose_cut(oof_scores, y, weights))
     result["threshold"] = threshold
     result["selected_fraction"] = float(np.mean(oof_scores >= threshold))
     result["ams_at_threshold"] = ams_at_threshold(oof_scores, y, weights, threshold)
+    if bootstrap:
+        result.update(_bootstrap_out_of_fold(oof_scores, y, weights, indicator, bootstrap, seed))
     return result
 
 
 def member_scores(splits, held_out_predictions, y, weights):
-    """Each member's AUC and AMS on its own held-out fold, and their spread.
+    """Score each member on its own held-out fold, and give the spread.
 
     Parameters
     ----------

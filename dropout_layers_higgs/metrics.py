@@ -35,10 +35,10 @@ AMS_B_REG = 10.0
 
 
 def ams(s, b, b_reg=AMS_B_REG):
-    """Approximate median significance of a selection.
+    r"""Compute the approximate median significance of a selection.
 
-    .. math:: \\mathrm{AMS} = \\sqrt{2\\left((s + b + b_r)
-              \\ln\\left(1 + \\frac{s}{b + b_r}\\right) - s\\right)}
+    .. math:: \mathrm{AMS} = \sqrt{2\left((s + b + b_r)
+              \ln\left(1 + \frac{s}{b + b_r}\right) - s\right)}
 
     Parameters
     ----------
@@ -141,7 +141,7 @@ def ams_curve(scores, y, weights, b_reg=AMS_B_REG, renormalise=True):
 
 
 def best_threshold(scores, y, weights, b_reg=AMS_B_REG, renormalise=True):
-    """The threshold maximising the AMS, to be chosen on validation data.
+    """Find the threshold maximising the AMS, to be chosen on validation data.
 
     Parameters
     ----------
@@ -185,7 +185,7 @@ def ams_at_threshold(scores, y, weights, threshold, b_reg=AMS_B_REG, renormalise
 
 
 def threshold_at_fraction(scores, fraction):
-    """The threshold that selects the top ``fraction`` of the events.
+    """Find the threshold that selects the top ``fraction`` of the events.
 
     Parameters
     ----------

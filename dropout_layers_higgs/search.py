@@ -2,18 +2,19 @@
 
 :func:`run_search` samples ``n_trials`` configurations of the hidden-layer
 dropout rate, the width of the hidden layers and the learning rate, and
-trains each as :func:`~dropout_layers_higgs.pipeline.run_pipeline` would:
-on the training part of :func:`~dropout_layers_higgs.pipeline.split_events`,
-early-stopped on the validation part, with the run's seed. Every trial
-reports its validation figure (AMS for data with physics weights, AUC
-without; see :func:`~dropout_layers_higgs.pipeline.default_monitor`) to
-Tune after each epoch, and an ASHA scheduler stops the trials that trail
-the others at the same epoch.
+trains each as a single-network run of
+:func:`~dropout_layers_higgs.pipeline.run_pipeline` would: on the training
+part of :func:`~dropout_layers_higgs.splits.split_events`, early-stopped on
+the validation part, with the run's seed. Every trial reports its validation
+figure (see :func:`~dropout_layers_higgs.splits.default_monitor`) to Tune
+after each epoch, and an ASHA scheduler stops the trials that trail the
+others at the same epoch.
 
 All trials share one split and one seed, so they differ only in their
-configuration, and the winner retrains to the very same network with
-``scripts/train_higgs.py --hidden ... --dropout ... --learning-rate ...``
-(see :func:`retrain_command`), whose held-out test events no trial has seen.
+configuration; ``scripts/train_higgs.py --hidden ... --dropout ...
+--learning-rate ...`` (see :func:`retrain_command`) then trains the
+winner's configuration as the default run does (a bag of such networks),
+and scores it on held-out test events that no trial has seen.
 
 Ray Tune is an optional dependency: ``pip install -e ".[ray]"``.
 """
@@ -30,12 +31,14 @@ from dropout_layers.threads import thread_env
 from dropout_layers.training import Callback
 
 from .errors import SearchError
+from .member import history_key, train_member
 from .shipping import worker_code
+from .splits import default_monitor, split_events
 
 __all__ = ["TUNE_INSTALL_HINT", "DROPOUT_RANGE", "WIDTH_CHOICES", "LEARNING_RATE_RANGE",
-           "SearchError", "TrialResult", "SearchResult", "tune_available", "search_space",
-           "trial_options", "run_search", "search_table", "write_search_files",
-           "retrain_command"]
+           "NESTEROV_LEARNING_RATE_RANGE", "learning_rate_range", "SearchError", "TrialResult",
+           "SearchResult", "tune_available", "search_space", "trial_options", "run_search",
+           "search_table", "write_search_files", "retrain_command"]
 
 #: How to get the optional Ray Tune dependency.
 TUNE_INSTALL_HINT = '--search needs Ray Tune: install it with pip install -e ".[ray]"'
@@ -44,9 +47,12 @@ TUNE_INSTALL_HINT = '--search needs Ray Tune: install it with pip install -e ".[
 DROPOUT_RANGE = (0.1, 0.6)
 #: Units of every hidden layer, one of these (the challenge winner used 600).
 WIDTH_CHOICES = (64, 128, 256, 600)
+#: Learning rate of Adam (the default update rule), log-uniform in this range
+#: around its default of 1e-3.
+LEARNING_RATE_RANGE = (3e-4, 3e-3)
 #: Learning rate of Nesterov-momentum SGD, log-uniform in this range
-#: (around the default 0.05; 600-unit layers need about 0.01).
-LEARNING_RATE_RANGE = (0.005, 0.2)
+#: (0.05 suits 128 units; 600-unit layers need about 0.01).
+NESTEROV_LEARNING_RATE_RANGE = (0.005, 0.2)
 
 # ASHA stops a trial at a rung (grace period, then x reduction factor) when
 # it is outside the best 1 / REDUCTION_FACTOR of the trials that got there.
@@ -94,7 +100,7 @@ class TrialResult:
     error: str = None
 
     def to_dict(self):
-        """The row as a JSON-friendly dict (``hidden`` as a list)."""
+        """Return the row as a JSON-friendly dict (``hidden`` as a list)."""
         return dict(dataclasses.asdict(self), hidden=list(self.hidden))
 
 
@@ -147,13 +153,21 @@ def _import_tune():
     return ray, tune
 
 
-def search_space(tune):
-    """The Tune parameter space sampled by every trial.
+def learning_rate_range(update):
+    """Return the learning rates the search samples for the update rule ``update``."""
+    return NESTEROV_LEARNING_RATE_RANGE if update == "nesterov_momentum" else LEARNING_RATE_RANGE
+
+
+def search_space(tune, update="adam"):
+    """Return the Tune parameter space sampled by every trial.
 
     Parameters
     ----------
     tune : module
         :mod:`ray.tune`.
+    update : str
+        The update rule, whose learning rates are sampled
+        (:func:`learning_rate_range`).
 
     Returns
     -------
@@ -163,11 +177,11 @@ def search_space(tune):
     """
     return {"dropout": tune.uniform(*DROPOUT_RANGE),
             "width": tune.choice(list(WIDTH_CHOICES)),
-            "learning_rate": tune.loguniform(*LEARNING_RATE_RANGE)}
+            "learning_rate": tune.loguniform(*learning_rate_range(update))}
 
 
 def trial_options(options, config):
-    """``options`` with a sampled configuration applied.
+    """Apply a sampled configuration to ``options``.
 
     Parameters
     ----------
@@ -196,7 +210,7 @@ class _ReportEachEpoch(Callback):
     """Send each epoch's validation figure to Tune, whose scheduler may stop the trial."""
 
     def __init__(self, monitor, last_epoch, report):
-        self.key = f"valid_{monitor}"
+        self.key = history_key(monitor)
         self.last_epoch = int(last_epoch)
         self.report = report
         self.best_value = None
@@ -223,8 +237,6 @@ def _run_trial(config, data, train_idx, valid_idx, options, seed):
     """Train one configuration; runs in a Tune worker (a function trainable)."""
     from ray import tune
 
-    from .pipeline import default_monitor, train_member
-
     options = trial_options(options, config)
     reporter = _ReportEachEpoch(options.monitor or default_monitor(data), options.epochs,
                                 tune.report)
@@ -232,7 +244,7 @@ def _run_trial(config, data, train_idx, valid_idx, options, seed):
 
 
 def _progress_callback(tune, base_options, n_trials, monitor, say):
-    """A Tune callback that says one line per finished trial, as it finishes."""
+    """Build a Tune callback that says one line per finished trial, as it finishes."""
 
     class TrialLines(tune.Callback):
         def __init__(self):
@@ -242,7 +254,7 @@ def _progress_callback(tune, base_options, n_trials, monitor, say):
             self.done += 1
             options = trial_options(base_options, trial.config)
             result = trial.last_result or {}
-            best = result.get(f"best_valid_{monitor}")
+            best = result.get(f"best_{history_key(monitor)}")
             figure = "-" if best is None or not math.isfinite(best) else f"{best:.4f}"
             epochs = result.get("epoch", 0)
             say(f"{self.done}/{n_trials} trials done: dropout {options.dropout:g}, hidden "
@@ -263,7 +275,7 @@ def _progress_callback(tune, base_options, n_trials, monitor, say):
 def _trial_result(number, result, base_options, monitor):
     options = trial_options(base_options, result.config)
     metrics = result.metrics or {}
-    best = metrics.get(f"best_valid_{monitor}")
+    best = metrics.get(f"best_{history_key(monitor)}")
     status = "completed" if metrics.get("training_finished") else "stopped early"
     error = None
     if result.error is not None:
@@ -325,12 +337,10 @@ def run_search(data, options, n_trials, out_dir, seed=0, ray_address=None, max_c
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    from .pipeline import default_monitor, split_events
-
     started = time.perf_counter()
     options = dataclasses.replace(options, progress=False)
     monitor = options.monitor or default_monitor(data)
-    metric = f"best_valid_{monitor}"
+    metric = f"best_{history_key(monitor)}"
     train_idx, valid_idx, _ = split_events(data, options, seed)
     epochs = int(options.epochs)
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=epochs,
@@ -346,7 +356,7 @@ def run_search(data, options, n_trials, out_dir, seed=0, ray_address=None, max_c
     storage = (Path(out_dir) / SEARCH_DIRECTORY).absolute()
     name = time.strftime("%Y%m%d-%H%M%S")
     tuner = tune.Tuner(
-        trainable, param_space=search_space(tune),
+        trainable, param_space=search_space(tune, options.update),
         tune_config=tune.TuneConfig(
             num_samples=int(n_trials), metric=metric, mode="max", scheduler=scheduler,
             search_alg=BasicVariantGenerator(random_state=int(seed)),
@@ -386,7 +396,7 @@ def _table_rows(result):
 
 
 def search_table(result):
-    """The trials as a text table, best first.
+    """Lay out the trials as a text table, best first.
 
     Parameters
     ----------
@@ -430,8 +440,8 @@ def write_search_files(result, out_dir, command=None, description=None):
     Notes
     -----
     ``search.json`` holds the search space, the scheduler, the options
-    the trials started from (``base_options``), the seed, the best trial, ``command`` and every trial, best
-    first; ``search.csv`` the same rows, one per trial.
+    the trials started from (``base_options``), the seed, the best trial,
+    ``command`` and every trial, best first; ``search.csv`` the same rows, one per trial.
     """
     out_dir = Path(out_dir)
     metric = f"best_valid_{result.monitor}"
@@ -461,7 +471,7 @@ def write_search_files(result, out_dir, command=None, description=None):
 
 def retrain_command(parser, args, trial, launcher=("python", "scripts/train_higgs.py"),
                     leave_out=("search", "search_max_concurrent", "ray_address")):
-    """The command line that trains ``trial``'s configuration with the search's other options.
+    """Build the command line that trains ``trial``'s configuration with the other options.
 
     Parameters
     ----------

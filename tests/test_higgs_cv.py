@@ -126,3 +126,23 @@ def test_local_ensemble_resume_and_mismatched_settings(tmp_path):
     with pytest.raises(EnsembleResumeError, match=r"member_000\.h5: cannot resume, this member was "
                                                   r"trained with a different base_seed \(5 instead of 6\)"):
         train_ensemble(data, options, tmp_path, BaggingPlan(2, 1, 6), QUIET, resume=True)
+
+
+def test_resume_refuses_a_member_file_copied_over_another(tmp_path):
+    import shutil
+
+    data = generate_toy_higgs(600, seed=3)
+    options = PipelineOptions(hidden=(8,), epochs=1, batch_size=64, progress=False, bootstrap=0)
+    plan = BaggingPlan(3, 1, 2)
+    train_ensemble(data, options, tmp_path, plan, QUIET)
+    shutil.copyfile(member_path(tmp_path, 0), member_path(tmp_path, 1))
+    with pytest.raises(EnsembleResumeError, match=r"member_001\.h5: cannot resume, the file is "
+                                                  r"not member 1 of this plan \(member_index 0 "
+                                                  r"instead of 1, fold 0 instead of 1, "
+                                                  r"member_seed \d+ instead of \d+\); it was "
+                                                  r"copied or renamed"):
+        train_ensemble(data, options, tmp_path, plan, QUIET, resume=True)
+    # Without the copy, the same files resume.
+    member_path(tmp_path, 1).unlink()
+    again = train_ensemble(data, options, tmp_path, plan, QUIET, resume=True)
+    assert again.resumed == [0, 2] and again.trained == [1]

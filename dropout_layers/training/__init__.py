@@ -31,6 +31,7 @@ from .callbacks import (
     save_training_checkpoint,
 )
 from .dropout_schedule import DropoutSchedule
+from .guards import TrainingFailed, TrainingGuard
 from .history import History
 from .loggers import CSVLogger, MissingDependencyError, MLflowLogger, TensorBoard
 from .options import FitOptions, TrainerSettings, UnknownOptionError
@@ -40,7 +41,7 @@ __all__ = [
     "BatchIterator", "batch_indices", "epoch_permutation", "iterate_minibatches",
     "Callback", "EarlyStopping", "LearningRateSchedule", "ModelCheckpoint", "ParamSchedule",
     "linear_ramp", "save_training_checkpoint", "History", "RULE_NAMES", "Trainer", "binary_loss",
-    "fit", "DropoutSchedule",
+    "fit", "TrainingFailed", "TrainingGuard", "DropoutSchedule",
     "CSVLogger", "TensorBoard", "MLflowLogger", "MissingDependencyError",
     "FitOptions", "TrainerSettings", "UnknownOptionError",
 ]

@@ -9,7 +9,6 @@ from .registry import register_layer
 from .stochastic import (
     StochasticLayer,
     check_rate,
-    noise_shape,
     normalise_axes,
     restore_rate,
     store_rate,
@@ -104,7 +103,7 @@ class AlphaDropoutLayer(StochasticLayer):
         """Return ``a * switch(mask, x, alpha') + b``, or ``x`` if deterministic."""
         if deterministic or is_off(self.p):
             return input
-        _, keep = bernoulli_mask(self._srng, noise_shape(input, self.shared_axes), self.p)
+        _, keep = bernoulli_mask(self._srng, self.noise_shape(input, self.shared_axes), self.p)
         if self.shared_axes:
             keep = pt.specify_broadcastable(keep, *self.shared_axes)
         a, b = alpha_dropout_affine(self.p, self.alpha_prime)

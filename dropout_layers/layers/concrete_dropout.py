@@ -6,7 +6,7 @@ from ..config import get_floatX
 from ..masks import uniform_noise
 from .helper import get_all_layers
 from .registry import register_layer
-from .stochastic import StochasticLayer, check_rate, noise_shape, normalise_axes
+from .stochastic import StochasticLayer, check_rate, normalise_axes
 
 __all__ = ["ConcreteDropoutLayer", "concrete_dropout_regularization"]
 
@@ -100,7 +100,7 @@ class ConcreteDropoutLayer(StochasticLayer):
         if deterministic:
             return input
         dtype = input.dtype
-        _, u = uniform_noise(self._srng, noise_shape(input, self.shared_axes), dtype)
+        _, u = uniform_noise(self._srng, self.noise_shape(input, self.shared_axes), dtype)
         if self.shared_axes:
             u = pt.specify_broadcastable(u, *self.shared_axes)
         p = pt.cast(self.p, dtype)

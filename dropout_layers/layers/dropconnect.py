@@ -104,8 +104,9 @@ class DropConnectDenseLayer(HasRNGStream, DenseLayer):
             _, keep = bernoulli_mask(self._srng, (input.shape[0], *self.W.shape), self.p)
             weights = self._thinned(self.W[None, :, :], keep)
             # The (batch, inputs, units) mask exists anyway; a broadcast product
-            # and a sum run on every backend.
-            activation = (input[:, :, None] * weights).sum(axis=1)
+            # and a sum run on every backend. Accumulating in the input's dtype,
+            # as a matrix product does, keeps JAX from returning float64.
+            activation = (input[:, :, None] * weights).sum(axis=1, acc_dtype=weights.dtype)
         if self.b is not None:
             activation = activation + self.b
         return self.nonlinearity(activation)

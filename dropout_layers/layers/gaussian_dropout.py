@@ -8,7 +8,6 @@ from .registry import register_layer
 from .stochastic import (
     StochasticLayer,
     check_rate,
-    noise_shape,
     normalise_axes,
     restore_rate,
     store_rate,
@@ -78,7 +77,7 @@ class GaussianDropoutLayer(StochasticLayer):
         """Return ``x * (1 + sqrt(p / (1 - p)) * noise)``, or ``x`` if deterministic."""
         if deterministic or is_off(self.p):
             return input
-        _, noise = normal_noise(self._srng, noise_shape(input, self.shared_axes), input.dtype)
+        _, noise = normal_noise(self._srng, self.noise_shape(input, self.shared_axes), input.dtype)
         if self.shared_axes:
             noise = pt.specify_broadcastable(noise, *self.shared_axes)
         return input * (1 + noise_std(self.p, input.dtype) * noise)

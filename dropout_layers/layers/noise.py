@@ -44,7 +44,6 @@ from .registry import register_layer
 from .stochastic import (
     StochasticLayer,
     check_rate,
-    noise_shape,
     normalise_axes,
     restore_rate,
     store_rate,
@@ -77,7 +76,7 @@ class _BaseDropoutLayer(StochasticLayer):
         self.shared_axes = normalise_axes(shared_axes, len(self.input_shape), name)
 
     def _keep_mask(self, input):
-        _, keep = bernoulli_mask(self._srng, noise_shape(input, self.shared_axes), self.p)
+        _, keep = bernoulli_mask(self._srng, self.noise_shape(input, self.shared_axes), self.p)
         if self.shared_axes:
             keep = pt.specify_broadcastable(keep, *self.shared_axes)
         return keep
@@ -274,7 +273,7 @@ class GaussianNoiseLayer(StochasticLayer):
         if deterministic or is_off(self.sigma):
             return input
         dtype = input.dtype if input.dtype.startswith("float") else "float64"
-        _, noise = normal_noise(self._srng, input.shape, dtype)
+        _, noise = normal_noise(self._srng, self.noise_shape(input), dtype)
         return input + pt.cast(self.sigma, dtype) * noise
 
     def get_config(self):

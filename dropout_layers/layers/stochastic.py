@@ -79,9 +79,26 @@ def normalise_axes(axes, ndim, layer_name, what="shared_axes"):
     return tuple(sorted({int(a) % ndim for a in axes}))
 
 
-def noise_shape(input, shared_axes=()):
-    """Return the shape of a noise draw for ``input``: size 1 along ``shared_axes``."""
-    return tuple(1 if a in shared_axes else input.shape[a] for a in range(input.ndim))
+def noise_shape(input, shared_axes=(), known_shape=None):
+    """Return the shape of a noise draw for ``input``: size 1 along ``shared_axes``.
+
+    Sizes known from the input's type or from ``known_shape`` (the layer's
+    input shape, as Lasagne uses it) are given as ints, so that the draw does
+    not ask PyTensor for the shape of the graph below (and JAX, which needs
+    concrete shapes, sees constants).
+    """
+    if known_shape is None or len(known_shape) != input.ndim:
+        known_shape = (None,) * input.ndim
+    shape = []
+    for axis in range(input.ndim):
+        static = input.type.shape[axis]
+        if static is None:
+            static = known_shape[axis] if isinstance(known_shape[axis], int) else None
+        if axis in shared_axes:
+            shape.append(1)
+        else:
+            shape.append(static if static is not None else input.shape[axis])
+    return tuple(shape)
 
 
 class HasRNGStream:
@@ -115,3 +132,7 @@ class StochasticLayer(HasRNGStream, Layer):
     def __init__(self, incoming, seed=None, name=None):
         super().__init__(incoming, name=name)
         self._init_stream(seed, name)
+
+    def noise_shape(self, input, shared_axes=()):
+        """Return the shape of this layer's noise for ``input`` (see :func:`noise_shape`)."""
+        return noise_shape(input, shared_axes, self.input_shape)

@@ -482,8 +482,8 @@ class DropoutMLPClassifier(ClassifierMixin, _BaseDropoutMLP):
         """Return class probabilities, shape (n_samples, n_classes), rows summing to 1."""
         logits = self._outputs(X)
         if logits.shape[1] == 1:
-            positive = expit(logits[:, 0])
-            return np.column_stack([1.0 - positive, positive])
+            # expit(-x) rather than 1 - expit(x): exact to the last digit for small ones.
+            return np.column_stack([expit(-logits[:, 0]), expit(logits[:, 0])])
         return softmax(logits, axis=1)
 
     def predict_log_proba(self, X):

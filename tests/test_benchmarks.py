@@ -4,6 +4,7 @@ Never timed here: speed is the scripts' job.
 """
 import json
 
+import pytest
 from helpers import REPO, run_script
 
 SCRIPTS = REPO / "scripts"
@@ -64,3 +65,32 @@ def test_scale_benchmark_reports_every_size(tmp_path):
         assert row["peak_read_over_matrix"] > 0 and row["file_bytes"] > 300 * 29 * 2
     assert "| 1,000 |" in proc.stdout
     assert not any(tmp_path.glob("uci_*"))  # the files are removed
+
+
+@pytest.mark.slow
+def test_startup_benchmark_times_a_cold_and_a_warm_run_on_fresh_caches(tmp_path):
+    proc = run_script(SCRIPTS / "make_toy_higgs.py", "--events", "1500", "toy.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    # FAST_COMPILE: nothing to compile, so the test stays quick; cold and warm runs are alike.
+    proc = run_script(SCRIPTS / "benchmark_startup.py", "--json", "startup.json", "--keep", "work",
+                      "--env", "PYTENSOR_FLAGS=mode=FAST_COMPILE", "--",
+                      "--data", "toy.csv", "--epochs", "1", "--hidden", "8", "--quiet",
+                      cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "startup.json").read_text())
+    assert report["env"] == ["PYTENSOR_FLAGS=mode=FAST_COMPILE"]
+    assert isinstance(report["busy"], bool)
+    (only,) = report["rounds"]
+    for kind in ("cold", "warm"):
+        assert only[kind]["wall_s"] > 0 and only[kind]["cpu_s"] > 0
+    assert "| 1 |" in proc.stdout and "compile share" in proc.stdout
+    # Both runs used the round's own cache directory and wrote the model to its own --out.
+    assert (tmp_path / "work" / "round1" / "cache" / "pytensor").is_dir()
+    assert (tmp_path / "work" / "round1" / "out" / "model.h5").is_file()
+
+
+def test_startup_benchmark_wants_train_arguments_after_the_separator(tmp_path):
+    proc = run_script(SCRIPTS / "benchmark_startup.py", "--epochs", "1", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "put train_higgs.py's arguments after --" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -42,11 +42,29 @@ from .random import function, get_rng, set_rng  # noqa: E402
 from .training import EarlyStopping, Trainer, fit  # noqa: E402
 from .uncertainty import predict_mc  # noqa: E402
 
+
+def export_onnx(network_or_checkpoint, path, **options):
+    """Write a network (or a checkpoint, with its preprocessing) as an ONNX file.
+
+    A wrapper that imports :mod:`dropout_layers.export.onnx`, and with it the
+    optional ``onnx`` package, only when called; see
+    :func:`dropout_layers.export.onnx.export_onnx` for the arguments.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    from .export import onnx as onnx_export  # the onnx extra, imported on first use
+
+    return onnx_export.export_onnx(network_or_checkpoint, path, **options)
+
+
 __all__ = list(_layers_all) + [
     "checkpoint", "config", "init", "layers", "masks", "nonlinearities", "objectives", "random",
     "regularization", "training", "updates", "utils",
     "Checkpoint", "CheckpointError", "load_checkpoint", "load_ensemble", "load_params",
     "restore_training_state", "save_checkpoint", "save_ensemble",
-    "Ensemble", "EarlyStopping", "Trainer", "fit", "predict_mc",
+    "Ensemble", "EarlyStopping", "Trainer", "fit", "predict_mc", "export_onnx",
     "get_floatX", "set_floatX", "function", "get_rng", "set_rng", "__version__",
 ]

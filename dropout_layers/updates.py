@@ -766,8 +766,15 @@ def norm_constraint(tensor_var, max_norm, norm_axes=None, epsilon=1e-7):
 
     Examples
     --------
-    >>> updates = sgd(loss, params, learning_rate=0.01)  # doctest: +SKIP
-    >>> updates[W] = norm_constraint(updates[W], max_norm=3.0)  # doctest: +SKIP
+    >>> import dropout_layers as dl
+    >>> l_in = dl.InputLayer((None, 4))
+    >>> layer = dl.DenseLayer(l_in, 3, W=np.full((4, 3), 2.0, dtype="float32"))
+    >>> loss = dl.get_output(layer, np.ones((1, 4), "float32")).sum()
+    >>> updates = sgd(loss, [layer.W], learning_rate=0.01)
+    >>> updates[layer.W] = norm_constraint(updates[layer.W], max_norm=3.0)
+    >>> norms = np.sqrt((updates[layer.W].eval() ** 2).sum(axis=0))
+    >>> bool(np.allclose(norms, 3.0))
+    True
     """
     tensor_var = pt.as_tensor_variable(tensor_var)
     ndim = tensor_var.ndim

@@ -45,7 +45,8 @@ class InputLayer(Layer):
             input_var = pt.tensor(name=var_name, dtype=get_floatX(), shape=self.shape)
         elif input_var.ndim != ndim:
             raise ValueError(
-                f"InputLayer {name!r}: input_var has {input_var.ndim} dimensions but shape {self.shape} has {ndim}"
+                f"InputLayer {name!r}: input_var has {input_var.ndim} dimensions but shape "
+                f"{self.shape} has {ndim}"
             )
         self.input_var = input_var
         self.name = name
@@ -63,5 +64,6 @@ class InputLayer(Layer):
 
     @classmethod
     def from_config(cls, incoming, config):
+        """Build the layer from :meth:`get_config` (``incoming`` is ignored)."""
         config = dict(config)
         return cls(tuple(config.pop("shape")), **config)

@@ -25,10 +25,9 @@ def register_layer(cls=None, *, name=None):
         key = name or klass.__name__
         existing = _REGISTRY.get(key)
         if existing is not None and existing is not klass:
-            if (existing.__module__, existing.__qualname__) != (klass.__module__, klass.__qualname__):
-                raise ValueError(
-                    f"layer name {key!r} is already registered to {existing.__module__}.{existing.__qualname__}"
-                )
+            where = (existing.__module__, existing.__qualname__)
+            if where != (klass.__module__, klass.__qualname__):
+                raise ValueError(f"layer name {key!r} is already registered to {'.'.join(where)}")
         _REGISTRY[key] = klass
         return klass
 
@@ -41,8 +40,8 @@ def get_layer_class(name):
         return _REGISTRY[name]
     except KeyError:
         raise KeyError(
-            f"layer class {name!r} is not registered; import the module that defines it and decorate "
-            f"the class with @dropout_layers.register_layer before loading"
+            f"layer class {name!r} is not registered; import the module that defines it and "
+            "decorate the class with @dropout_layers.register_layer before loading"
         ) from None
 
 

@@ -50,7 +50,8 @@ def members():
 def test_predict_is_the_mean_of_member_predictions(members):
     ensemble = Ensemble(members, threshold=0.7)
     expected = np.mean([_deterministic(m) for m in members], axis=0)
-    np.testing.assert_allclose(ensemble.predict(X_EVENTS, batch_size=7), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ensemble.predict(X_EVENTS, batch_size=7), expected, rtol=0,
+                               atol=1e-6)
     per_member = ensemble.predict_members(X_EVENTS)
     assert per_member.shape == (4, 30, 1)
     for member, prediction in zip(members, per_member):
@@ -78,7 +79,8 @@ def test_pooled_mc_is_member_mc_merged(members):
     member_means = np.stack([s[0] for s in stats])
     member_vars = np.stack([s[1] ** 2 for s in stats])
     np.testing.assert_allclose(mean, member_means.mean(axis=0), rtol=0, atol=1e-6)
-    np.testing.assert_allclose(std ** 2, member_vars.mean(axis=0) + member_means.var(axis=0), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(std ** 2, member_vars.mean(axis=0) + member_means.var(axis=0),
+                               rtol=0, atol=1e-6)
 
 
 def test_pooled_std_without_dropout_is_member_disagreement():
@@ -184,4 +186,5 @@ def test_bad_executor_settings():
         run_members(lambda shared, job: None, [MemberJob(0, 1), MemberJob(0, 2)])
     with pytest.raises(ValueError, match="threads must be a positive integer, got 0"):
         thread_env(0)
-    assert thread_env(2)["OPENBLAS_NUM_THREADS"] == "2" and thread_env(2)["NUMBA_NUM_THREADS"] == "2"
+    assert thread_env(2)["OPENBLAS_NUM_THREADS"] == "2"
+    assert thread_env(2)["NUMBA_NUM_THREADS"] == "2"

@@ -13,9 +13,6 @@ from dropout_layers.uncertainty import (
 )
 
 N_FEATURES = 6
-# 64 units at p = 0.5: the bit mask draws exactly one 64-bit word per event
-# row, so the masks a pass gives each event do not depend on how the events
-# are cut into batches, and batched and unbatched runs can be compared exactly.
 HIDDEN = 64
 
 
@@ -54,7 +51,8 @@ def test_mean_converges_to_deterministic_prediction(net, X):
         # The mean of n independent passes has standard error sigma/sqrt(n);
         # 5 standard errors (plus float32 rounding) per event.
         tolerance = 5 * sigma / np.sqrt(n_samples) + 1e-5
-        assert np.all(np.abs(mean - expected) <= tolerance), (n_samples, np.abs(mean - expected) / tolerance)
+        assert np.all(np.abs(mean - expected) <= tolerance), (
+            n_samples, np.abs(mean - expected) / tolerance)
 
 
 @pytest.mark.parametrize("layer", [dl.SwitchDropoutLayer, dl.DropoutLayer])
@@ -65,20 +63,20 @@ def test_std_is_exactly_zero_without_dropout(layer, X):
     np.testing.assert_array_equal(mean, _deterministic(network)(X))
 
 
-def test_batched_run_equals_one_batch_and_stored_passes(net, X):
+@pytest.mark.parametrize("batch_size", [7, 40])
+def test_batched_moments_equal_those_of_the_stored_passes(net, X, batch_size):
     n_samples = 12
-    mean_batched, std_batched = predict_mc(net, X, n_samples=n_samples, batch_size=7, seed=4)
-    mean_whole, std_whole = predict_mc(net, X, n_samples=n_samples, batch_size=len(X), seed=4)
-    # Same masks; only BLAS blocking may differ with the batch shape (float32 rounding).
-    np.testing.assert_allclose(mean_batched, mean_whole, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(std_batched, std_whole, rtol=0, atol=1e-6)
-
-    # Reference: store all passes and use NumPy's two-pass moments.
+    mean, std = predict_mc(net, X, n_samples=n_samples, batch_size=batch_size, seed=4)
+    # Reference: the same calls (pass by pass, batch by batch, from the same
+    # seeded streams), every pass stored, and NumPy's two-pass moments.
     fn = stochastic_function(net)
     with reseeded_streams(fn, 4):
-        passes = np.stack([np.asarray(fn(X), dtype=np.float64) for _ in range(n_samples)])
-    np.testing.assert_allclose(mean_whole, passes.mean(axis=0), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(std_whole, passes.std(axis=0), rtol=0, atol=1e-12)
+        passes = np.stack([
+            np.concatenate([np.asarray(fn(X[start:start + batch_size]), dtype=np.float64)
+                            for start in range(0, len(X), batch_size)])
+            for _ in range(n_samples)])
+    np.testing.assert_allclose(mean, passes.mean(axis=0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(std, passes.std(axis=0), rtol=0, atol=1e-12)
     assert np.abs(passes - passes[0]).max() > 0.01  # the passes did draw different masks
 
 
@@ -122,3 +120,9 @@ def test_bad_arguments(net, X):
         predict_mc(net, X, n_samples=0)
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got -1"):
         predict_mc(net, X, batch_size=-1)
+    holes = X.copy()
+    holes[3, 2] = np.nan
+    with pytest.raises(ValueError, match="X contains nan at row 3, column 2"):
+        predict_mc(net, holes)
+    with pytest.raises(ValueError, match="X holds no events"):
+        mc_moments(lambda batch: batch, X[:0], n_samples=2)

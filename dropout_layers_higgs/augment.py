@@ -5,19 +5,19 @@ the whole event about the beam (every azimuthal angle ``phi`` shifted by the
 same amount), after a reflection of the transverse plane (every ``phi``
 negated) and after swapping the two beams (every pseudorapidity ``eta``
 negated). A network sees raw angles, and on a few thousand events it learns
-their noise; :class:`SymmetryBatches` shows it every training event in a
+their noise; :class:`EventBatches` shows it every training event in a
 fresh random orientation each epoch, which costs nothing but the transform.
 
-The draws depend on ``(seed, epoch)`` alone, like the batch order of
-:mod:`dropout_layers.training.batches`, so a resumed run sees the same
-events as the uninterrupted one. Only training events are transformed;
+The draws and the order depend on ``(seed, epoch)`` alone, like the batch
+order of :mod:`dropout_layers.training.batches`, so a resumed run sees the
+same events as the uninterrupted one. Only training events are transformed;
 validation, test and new events are scored as they are.
 """
 import numpy as np
 
 from .data import KAGGLE_FEATURES, MISSING_VALUE, UCI_FEATURES
 
-__all__ = ["UCI_PHI_HALF_RANGE", "symmetry_columns", "transform_event_frame", "SymmetryBatches"]
+__all__ = ["UCI_PHI_HALF_RANGE", "symmetry_columns", "transform_event_frame", "EventBatches"]
 
 #: The UCI file stores each azimuthal angle scaled to [-1.743, 1.743].
 UCI_PHI_HALF_RANGE = 1.743
@@ -93,14 +93,17 @@ def transform_event_frame(X, columns, rng):
     return X
 
 
-class SymmetryBatches:
-    """Mini-batches of randomly rotated and reflected training events, epoch by epoch.
+class EventBatches:
+    """Mini-batches of training events, epoch by epoch: rotated and reflected, in chunks.
 
     A batch source for :meth:`dropout_layers.training.Trainer.fit` (it has
-    ``__len__`` and ``__call__(epoch)``): each epoch transforms the raw
-    events with :func:`transform_event_frame`, preprocesses them, and
-    yields them in the order of
-    :func:`~dropout_layers.training.epoch_permutation`.
+    ``__len__`` and ``__call__(epoch)``). Each epoch takes one chunk of at
+    most ``options.epoch_events`` events (all of them, for a data set no
+    larger), transforms its raw features with :func:`transform_event_frame`
+    when ``options.augment_phi`` is set, preprocesses them and yields them
+    in a shuffled order. The chunks of a pass cover every event once, so a
+    large data set is seen whole every few epochs, and early stopping looks
+    at the validation events as often on 250,000 events as on 10,000.
 
     Parameters
     ----------
@@ -111,18 +114,31 @@ class SymmetryBatches:
     preprocessor : HiggsPreprocessor
         Fitted.
     feature_names : sequence of str
-    batch_size : int
+    options : PipelineOptions
+        ``batch_size``, ``epoch_events`` and ``augment_phi``.
     seed : int
+
+    Examples
+    --------
+    >>> from dropout_layers_higgs.options import PipelineOptions
+    >>> from dropout_layers_higgs.preprocessing import HiggsPreprocessor
+    >>> X = np.arange(20.0).reshape(10, 2)
+    >>> prep = HiggsPreprocessor().fit(X, ["a", "b"])
+    >>> batches = EventBatches(X, np.ones(10), np.ones(10), prep, ["a", "b"],
+    ...                        PipelineOptions(batch_size=2, epoch_events=4), seed=0)
+    >>> batches.chunks, len(batches), sum(len(b[0]) for b in batches(1))
+    (3, 2, 4)
     """
 
-    def __init__(self, X, y, weights, preprocessor, feature_names, batch_size=128, seed=0):
+    def __init__(self, X, y, weights, preprocessor, feature_names, options, seed):
         self.X = X
         self.y = np.asarray(y, dtype=np.float32)
         self.weights = np.asarray(weights, dtype=np.float32)
         self.preprocessor = preprocessor
         self.feature_names = list(feature_names)
-        self.columns = symmetry_columns(self.feature_names)
-        self.batch_size = int(batch_size)
+        self.columns = symmetry_columns(self.feature_names) if options.augment_phi else None
+        self.batch_size = int(options.batch_size)
+        self.chunks = -(-len(X) // int(options.epoch_events))
         self.seed = int(seed)
 
     @property
@@ -131,15 +147,24 @@ class SymmetryBatches:
         return len(self.X)
 
     def __len__(self):
-        """Return the number of batches per epoch."""
-        return -(-self.n_samples // self.batch_size)
+        """Return the number of batches per epoch (of the largest chunk)."""
+        return -(-(-(-self.n_samples // self.chunks)) // self.batch_size)
+
+    def rows(self, epoch):
+        """Return the events of epoch ``epoch``, in the order they are visited."""
+        passes, chunk = divmod(int(epoch) - 1, self.chunks)
+        order = np.random.default_rng([self.seed, passes]).permutation(self.n_samples)
+        return np.array_split(order, self.chunks)[chunk]
 
     def __call__(self, epoch):
         """Return an iterator over epoch ``epoch``'s ``(X, y, weights)`` batches."""
-        rng = np.random.default_rng([self.seed, int(epoch), 7])
-        turned = transform_event_frame(self.X, self.columns, rng)
-        inputs = self.preprocessor.transform(turned, self.feature_names)
-        order = np.random.default_rng([self.seed, int(epoch)]).permutation(self.n_samples)
-        return ((inputs[rows], self.y[rows], self.weights[rows])
-                for rows in (order[start:start + self.batch_size]
-                             for start in range(0, self.n_samples, self.batch_size)))
+        rows = self.rows(epoch)
+        raw = self.X[rows]
+        if self.columns is not None:
+            raw = transform_event_frame(raw, self.columns,
+                                        np.random.default_rng([self.seed, int(epoch), 7]))
+        inputs = self.preprocessor.transform(raw, self.feature_names)
+        y, weights = self.y[rows], self.weights[rows]
+        return ((inputs[start:start + self.batch_size], y[start:start + self.batch_size],
+                 weights[start:start + self.batch_size])
+                for start in range(0, len(rows), self.batch_size))

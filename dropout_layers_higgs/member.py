@@ -30,7 +30,7 @@ from dropout_layers.training import (
     TrainingGuard,
 )
 
-from .augment import SymmetryBatches, symmetry_columns
+from .augment import EventBatches, symmetry_columns
 from .errors import PipelineError
 from .models.higgs import build_higgs_mlp
 from .options import PipelineOptions
@@ -224,10 +224,11 @@ def _callbacks(options, monitor, valid, extra):
 
 
 def _training_source(data, train, preprocessor, options, seed):
-    """Return ``(X, y, weights)`` to fit on: arrays, or a :class:`SymmetryBatches` source."""
-    if options.augment_phi and symmetry_columns(data.feature_names)[2] is not None:
-        return SymmetryBatches(data.X[train.rows], train.y, train.loss_weights, preprocessor,
-                               data.feature_names, options.batch_size, seed), None, None
+    """Return ``(X, y, weights)`` to fit on: arrays, or an :class:`EventBatches` source."""
+    rotates = options.augment_phi and symmetry_columns(data.feature_names)[2] is not None
+    if rotates or len(train.rows) > options.epoch_events:
+        return EventBatches(data.X[train.rows], train.y, train.loss_weights, preprocessor,
+                            data.feature_names, options, seed), None, None
     return train.X, train.y, train.loss_weights
 
 

@@ -74,7 +74,12 @@ class PipelineOptions:
     leakiness : float
         Slope of the rectifiers below zero.
     epochs : int
-        Maximum number of passes over the training events.
+        Maximum number of epochs.
+    epoch_events : int
+        Training events per epoch at most: a larger training set is cut
+        into equal chunks, one an epoch, so that early stopping (and its
+        ``patience``) looks at the validation events after as much training
+        on 250,000 events as on 10,000.
     batch_size : int
     update : {'adam', 'nesterov_momentum'}
         The update rule.
@@ -126,16 +131,17 @@ class PipelineOptions:
         Show a progress bar per epoch and a line per epoch.
     """
 
-    hidden: tuple = (256, 256, 256)
+    hidden: tuple = (128, 128, 128)
     dropout: float = 0.5
     input_dropout: float = 0.0
     leakiness: float = 0.0
-    epochs: int = 200
+    epochs: int = 400
+    epoch_events: int = 50_000
     batch_size: int = 128
     update: str = "adam"
     learning_rate: float = _ADAM_RATE
     momentum: float = 0.9
-    patience: int = 20
+    patience: int = 40
     folds: int = 5
     repeats: int = 1
     valid_fraction: float = 0.2
@@ -169,7 +175,8 @@ class PipelineOptions:
         for name in ("dropout", "input_dropout", "momentum"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise PipelineError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        for name in ("epochs", "batch_size", "patience", "folds", "repeats", "ams_window"):
+        for name in ("epochs", "epoch_events", "batch_size", "patience", "folds", "repeats",
+                     "ams_window"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise PipelineError(f"{name} must be a positive integer, got {value}")

@@ -35,7 +35,7 @@ BAG_CHECKPOINT_KIND = "higgs-bag"
 _ARCHITECTURE_OPTIONS = ("hidden", "dropout", "input_dropout", "leakiness", "drop_phi",
                          "log_transform", "missing_indicators", "valid_fraction",
                          "test_fraction", "monitor", "training_weights", "augment_phi",
-                         "update", "folds", "repeats", "top_fraction")
+                         "update", "folds", "repeats", "top_fraction", "epoch_events")
 
 
 def _metadata(result, metrics, kind):

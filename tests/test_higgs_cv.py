@@ -1,12 +1,17 @@
 """Repeated stratified K-fold splits and out-of-fold scoring."""
+import json
+
 import numpy as np
 import pytest
 
 from dropout_layers.executors import ExecutorSettings
+from dropout_layers.files import to_jsonable
 from dropout_layers.metrics import roc_auc
 from dropout_layers_higgs.bagging import (
     BaggingPlan,
     EnsembleResumeError,
+    ensemble_metrics,
+    ensemble_summary_table,
     member_path,
     train_ensemble,
 )
@@ -46,7 +51,8 @@ def test_repeated_splits_partition_every_repeat(labels):
         (0, 0, 0), (1, 0, 1), (2, 1, 0), (3, 1, 1), (4, 2, 0), (5, 2, 1)]
     for split in splits:
         assert not np.intersect1d(split.train_index, split.valid_index).size
-        np.testing.assert_array_equal(np.union1d(split.train_index, split.valid_index), np.arange(101))
+        np.testing.assert_array_equal(np.union1d(split.train_index, split.valid_index),
+                                      np.arange(101))
     for repeat in range(3):
         held_out = np.concatenate([s.valid_index for s in splits if s.repeat == repeat])
         np.testing.assert_array_equal(np.sort(held_out), np.arange(101))
@@ -101,7 +107,8 @@ def test_perfect_scores_select_all_signal(labels):
 def test_member_spread(labels):
     splits = repeated_stratified_splits(labels, 2, 2, seed=4)
     rng = np.random.default_rng(5)
-    predictions = [labels[s.valid_index] * 0.3 + rng.uniform(size=len(s.valid_index)) for s in splits]
+    predictions = [labels[s.valid_index] * 0.3 + rng.uniform(size=len(s.valid_index))
+                   for s in splits]
     scores = member_scores(splits, predictions, labels, np.ones(101))
     aucs = [roc_auc(labels[s.valid_index], p) for s, p in zip(splits, predictions)]
     assert [row["auc"] for row in scores["members"]] == aucs
@@ -116,15 +123,23 @@ def test_local_ensemble_resume_and_mismatched_settings(tmp_path):
     options = PipelineOptions(hidden=(8,), epochs=1, batch_size=64, progress=False)
     first = train_ensemble(data, options, tmp_path, BaggingPlan(2, 1, 5), QUIET)
     assert first.trained == [0, 1] and member_path(tmp_path, 1).exists()
-    assert set(first.scores) >= {"auc", "ams_cross_fitted", "ams_top15", "ams_best_oof", "threshold",
-                                 "member_spread"}
+    assert set(first.scores) >= {"auc", "ams_cross_fitted", "ams_top15", "ams_best_oof",
+                                 "threshold", "member_spread"}
 
     again = train_ensemble(data, options, tmp_path, BaggingPlan(2, 1, 5), QUIET, resume=True)
     assert again.trained == [] and again.resumed == [0, 1]
     np.testing.assert_array_equal(again.oof_scores, first.oof_scores)
+    # The held-out test events trained no member, and the metrics present them.
+    assert len(first.test_idx) == 120 and not np.intersect1d(first.test_idx, first.pool).size
+    metrics = json.loads(json.dumps(to_jsonable(ensemble_metrics(again, data, "toy"))))
+    assert metrics["result"]["source"] == "held-out test events"
+    assert metrics["ensemble"]["resumed"] == [0, 1] and metrics["test"]["n_events"] == 120
+    table = ensemble_summary_table(metrics)
+    assert "held-out test (120 events): AUC" in table and "+-" in table
 
-    with pytest.raises(EnsembleResumeError, match=r"member_000\.h5: cannot resume, this member was "
-                                                  r"trained with a different base_seed \(5 instead of 6\)"):
+    with pytest.raises(EnsembleResumeError, match=r"member_000\.h5: cannot resume, this member "
+                                                  r"was trained with a different base_seed "
+                                                  r"\(5 instead of 6\)"):
         train_ensemble(data, options, tmp_path, BaggingPlan(2, 1, 6), QUIET, resume=True)
 
 

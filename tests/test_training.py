@@ -15,6 +15,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import types
 
 import numpy as np
@@ -829,6 +830,8 @@ def test_compile_notice_only_speaks_after_its_delay():
     said = []
     with CompileNotice(said.append, "slow", delay=60):
         pass
+    with CompileNotice(said.append, "never", delay=None):
+        time.sleep(0.05)
     assert said == []
     spoken = threading.Event()
 

@@ -64,14 +64,15 @@ class CompileNotice:
         ``say(message)``, for example ``print``.
     message : str or callable
         The announcement, or a function returning it when it is made.
-    delay : float
-        Seconds to wait before announcing; 0 announces at once.
+    delay : float or None
+        Seconds to wait before announcing; 0 announces at once, ``None``
+        never.
     """
 
     def __init__(self, say, message, delay=1.0):
         self.say = say
         self.message = message
-        self.delay = float(delay)
+        self.delay = None if delay is None else float(delay)
         self.announced = False
         self.seconds = None
         self._lock = threading.Lock()
@@ -89,7 +90,7 @@ class CompileNotice:
         self._started = time.perf_counter()
         if self.delay == 0:
             self._announce()
-        else:
+        elif self.delay is not None:
             self._timer = threading.Timer(self.delay, self._announce)
             self._timer.daemon = True
             self._timer.start()

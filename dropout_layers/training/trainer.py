@@ -283,9 +283,8 @@ class Trainer:
             return names
         estimate = estimate_compile_seconds(self._steps.build(names))
         callbacks.call("on_compile_begin", self, estimate)
-        delay = self.compile_notice_after
         notice = CompileNotice(self.log, _compile_message(estimate),
-                               delay=float("inf") if delay is None else delay)
+                               delay=self.compile_notice_after)
         with notice:
             self._steps.prepare(train_batch, eval_batch)
         callbacks.call("on_compile_end", self, notice.seconds)

@@ -369,19 +369,22 @@ def plot_ams_selection(curves, threshold=None, top_fraction=0.15, dataset=None,
 # Loss curves
 # --------------------------------------------------------------------------
 
-def plot_loss(history, best_epoch=None, dataset=None):
+def plot_loss(history, best_epoch=None, dataset=None, monitor=None):
     """Training and validation loss per epoch, with the best epoch marked.
 
     Parameters
     ----------
     history : list of dict
         One entry per epoch with ``epoch``, ``train_loss`` and optionally
-        ``valid_loss`` and a monitored ``valid_ams`` or ``valid_auc``,
-        drawn on a second axis.
+        ``valid_loss`` and validation figures such as ``valid_auc``.
     best_epoch : int, optional
         The epoch whose network was kept.
     dataset : str, optional
         Named in the title.
+    monitor : str, optional
+        The key of the validation figure that chose the best epoch, drawn on
+        a second axis; by default the first of ``valid_auc``,
+        ``valid_ams_smoothed`` and ``valid_ams`` in the history.
 
     Returns
     -------
@@ -411,11 +414,12 @@ def plot_loss(history, best_epoch=None, dataset=None):
     axes.set_xlabel("epoch")
     axes.set_ylabel("weighted cross-entropy")
     handles, labels = axes.get_legend_handles_labels()
-    monitored = [key for key in ("valid_ams", "valid_auc")
-                 if any(entry.get(key) is not None for entry in history)]
+    monitored = [key for key in (monitor, "valid_auc", "valid_ams_smoothed", "valid_ams")
+                 if key and any(entry.get(key) is not None for entry in history)]
     if monitored:
         key = monitored[0]
-        name = key[len("valid_"):].upper()
+        name = key[len("valid_"):].replace("_smoothed", "").upper() + (
+            " (smoothed)" if key.endswith("_smoothed") else "")
         twin = axes.twinx()
         twin.plot(epochs, [np.nan if entry.get(key) is None else entry[key]
                            for entry in history],

@@ -19,6 +19,7 @@ import numpy as np
 from . import plots
 from .metrics import ams_curve
 from .plots import ScoredEvents
+from .results import ensemble_summary_table
 
 __all__ = [
     "summary_table", "have_matplotlib", "write_plots", "PlotContext", "ScoredEvents",
@@ -46,56 +47,78 @@ def _format_value(value, digits=4):
     return str(value)
 
 
+def _with_std(values, key):
+    value = _format_value(values.get(key))
+    spread = values.get(f"{key}_std")
+    return value if spread is None else f"{value} +- {_format_value(spread)}"
+
+
+def _header_rows(metrics):
+    data = metrics.get("data", {})
+    rows = [("data", f"{data.get('description', data.get('path', '-'))}"),
+            ("events train/valid/test", f"{data.get('n_train', '-')} / "
+                                        f"{data.get('n_valid', '-')} / {data.get('n_test', '-')}"),
+            ("network", metrics.get("network", "-")),
+            ("best epoch", f"{metrics.get('best_epoch', '-')} of "
+                           f"{metrics.get('epochs_run', '-')}"),
+            ("decision threshold", _format_value(metrics.get("threshold"), 6))]
+    result = metrics.get("result")
+    if result:
+        rows.append(("result", result.get("source", "-")
+                     + (" (OPTIMISTIC: they chose the epoch and the cut)"
+                        if result.get("optimistic") else "")))
+    return rows
+
+
+def _figure_rows(metrics):
+    rows = []
+    for title, values in (("validation", metrics.get("validation")),
+                          ("held-out test", metrics.get("test"))):
+        if values:
+            rows.append((title, _with_std(values, "auc"), _with_std(values, "ams_at_threshold"),
+                         _with_std(values, "ams_top15"),
+                         _format_value(values.get("selected_fraction"), 3)))
+    for board in ("public", "private"):
+        value = (metrics.get("leaderboard") or {}).get(board)
+        if value is not None:
+            rows.append((f"{board} leaderboard", "-", _format_value(value), "-", "-"))
+    return rows
+
+
+def _aligned(rows):
+    """Lay out ``rows`` in columns, the first left-aligned, with a rule under the first row."""
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(f"{cell:<{widths[i]}}" if i == 0 else f"{cell:>{widths[i]}}"
+                       for i, cell in enumerate(row)) for row in rows]
+    return [lines[0], "  ".join("-" * width for width in widths), *lines[1:]]
+
+
 def summary_table(metrics):
     """Format the figures in a ``metrics.json`` dictionary.
 
     Parameters
     ----------
     metrics : dict
-        As written by ``scripts/train_higgs.py``: ``data``, ``validation``,
-        optionally ``test`` and ``leaderboard``, ``threshold``,
-        ``best_epoch``, ``epochs_run``.
+        As written by ``train-higgs``: for a bag (``mode`` ``'bag'``) the
+        table of :func:`~dropout_layers_higgs.results.ensemble_summary_table`;
+        for one network ``data``, ``validation``, optionally ``test``,
+        ``leaderboard`` and ``result``, ``threshold``, ``best_epoch``,
+        ``epochs_run``, with the bootstrap spreads (``*_std``) where present.
 
     Returns
     -------
     str
         Several lines, without a trailing newline.
     """
-    rows = []
-    data = metrics.get("data", {})
-    rows.append(("data", f"{data.get('description', data.get('path', '-'))}"))
-    rows.append(("events train/valid/test",
-                 f"{data.get('n_train', '-')} / {data.get('n_valid', '-')} / "
-                 f"{data.get('n_test', '-')}"))
-    rows.append(("network", metrics.get("network", "-")))
-    rows.append(("best epoch", f"{metrics.get('best_epoch', '-')} of "
-                               f"{metrics.get('epochs_run', '-')}"))
-    rows.append(("decision threshold", _format_value(metrics.get("threshold"), 6)))
-    sections = [("validation", metrics.get("validation")), ("held-out test", metrics.get("test"))]
-    header = ("", "AUC", "AMS (valid cut)", "AMS (top 15%)", "selected")
-    table = []
-    for title, values in sections:
-        if not values:
-            continue
-        table.append((title, _format_value(values.get("auc")),
-                      _format_value(values.get("ams_at_threshold")),
-                      _format_value(values.get("ams_top15")),
-                      _format_value(values.get("selected_fraction"), 3)))
-    for board in ("public", "private"):
-        value = (metrics.get("leaderboard") or {}).get(board)
-        if value is not None:
-            table.append((f"{board} leaderboard", "-", _format_value(value), "-", "-"))
+    if metrics.get("mode") == "bag":
+        return ensemble_summary_table(metrics)
+    rows = _header_rows(metrics)
     label_width = max(len(label) for label, _ in rows)
     lines = [f"{label:<{label_width}}  {value}" for label, value in rows]
+    table = _figure_rows(metrics)
     if table:
-        widths = [max(len(str(row[i])) for row in table + [header]) for i in range(len(header))]
-        lines.append("")
-        lines.append("  ".join(f"{cell:<{widths[i]}}" if i == 0 else f"{cell:>{widths[i]}}"
-                               for i, cell in enumerate(header)))
-        lines.append("  ".join("-" * width for width in widths))
-        for row in table:
-            lines.append("  ".join(f"{cell:<{widths[i]}}" if i == 0 else f"{cell:>{widths[i]}}"
-                                   for i, cell in enumerate(row)))
+        header = ("", "AUC", "AMS (valid cut)", "AMS (top 15%)", "selected")
+        lines += ["", *_aligned([header, *table])]
     return "\n".join(lines)
 
 
@@ -139,7 +162,7 @@ def ams_fraction_curve(scores, y, weights, renormalise=True):
 
 def _plot_history(history, context):
     if isinstance(history[0], dict):
-        return plots.plot_loss(history, context.best_epoch, context.dataset)
+        return plots.plot_loss(history, context.best_epoch, context.dataset, context.monitor)
     return plots.plot_bag_loss(history, context.best_epoch, context.dataset)
 
 
@@ -159,12 +182,16 @@ class PlotContext:
         Marked on ``loss.png``: the epoch kept, or one per network of a bag.
     n_resamples : int
         Bootstrap resamples behind the band of ``ams.png``.
+    monitor : str, optional
+        The history key that chose a single network's best epoch
+        (``valid_auc``), drawn beside its loss.
     """
 
     dataset: str = None
     training: ScoredEvents = None
     best_epoch: int = None
     n_resamples: int = plots.BOOTSTRAP_RESAMPLES
+    monitor: str = None
 
 
 def write_plots(out_dir, history, evaluations, weighted=True, threshold=None,

@@ -12,8 +12,11 @@ order of the data files::
 
 ``Row`` counts the events of the ``--data`` files from 0, in the order they
 were given; ``EventId`` (Kaggle and open data only) is the file's own id;
-``Part`` is ``train``, ``valid`` or ``test``. Events of no part (the
-open-data file's leaderboard sets) are not listed.
+``Part`` is ``train`` and ``valid`` (a single network's training and
+validation events), ``pool`` (a bag's events: each trained all networks but
+the one that scored it out of fold) or ``test`` (held out from all
+training: they chose nothing). Events of no part (the open-data file's
+leaderboard sets) are not listed.
 
 Examples
 --------
@@ -42,8 +45,8 @@ __all__ = ["SPLIT_NAME", "PARTS", "Split", "write_split", "read_split", "part_in
 
 #: The file's name in ``--out``.
 SPLIT_NAME = "split.csv"
-#: The parts, in the order of the pipeline.
-PARTS = ("train", "valid", "test")
+#: The parts: a single network's ``train`` and ``valid``, a bag's ``pool``, and ``test``.
+PARTS = ("train", "valid", "pool", "test")
 _LINES_PER_WRITE = 100_000
 
 

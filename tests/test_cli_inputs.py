@@ -62,8 +62,11 @@ def test_help_shows_the_pipeline_defaults_and_the_advice_on_rate_and_width(capsy
         build_parser("train-higgs").parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert f"default {','.join(map(str, DEFAULTS.hidden))}" in text
-    assert f"learning rate (default {DEFAULTS.learning_rate:g}" in text
+    assert f"update rule (default {DEFAULTS.update})" in text
+    assert f"networks of the bag, one per fold (default {DEFAULTS.folds})" in text
+    assert f"maximum epochs per network (default {DEFAULTS.epochs};" in text
     assert "learning rate and width:" in text and "600,600,600" in text
+    assert f"default rate ({PipelineOptions(update='adam').rate:g}) suits every width" in text
     assert "lower --learning-rate" in text and "model.h5" in text
 
 

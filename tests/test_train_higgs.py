@@ -13,6 +13,7 @@ import pytest
 from helpers import run_script as run_any_script
 from helpers import with_field
 
+from dropout_layers.checkpoint import load_ensemble
 from dropout_layers_higgs.cli.rundir import LOCK_NAME
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,11 +31,21 @@ def write(path, lines):
 
 
 @pytest.fixture(scope="module")
-def previous_run(tmp_path_factory):
-    """An output directory holding the files of an earlier successful run."""
+def toy_training(tmp_path_factory):
+    """600 synthetic events: enough for a network to learn something in two epochs."""
+    from dropout_layers_higgs.synthetic import write_toy_higgs
+
+    path = tmp_path_factory.mktemp("toy") / "training.csv"
+    write_toy_higgs(path, n_events=600, seed=2)
+    return path
+
+
+@pytest.fixture(scope="module")
+def previous_run(toy_training, tmp_path_factory):
+    """An output directory holding the files of an earlier successful single-network run."""
     out = tmp_path_factory.mktemp("higgs_out")
-    proc = run_script("--data", TRAINING, "--out", out, "--hidden", "8", "--epochs", "2",
-                      "--batch-size", "4", "--quiet", cwd=out)
+    proc = run_script("--data", toy_training, "--out", out, "--folds", "1", "--hidden", "8",
+                      "--epochs", "2", "--batch-size", "16", "--quiet", cwd=out)
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
@@ -49,10 +60,11 @@ def test_full_flow_writes_checkpoint_metrics_and_plots(previous_run):
     out, proc = previous_run
     assert proc.stderr == ""
     names = {path.name for path in out.iterdir()}
-    assert {"model.h5", "metrics.json"} <= names
+    assert {"model.h5", "metrics.json", "split.csv"} <= names
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["format"] == "kaggle-train" and metrics["data"]["synthetic"] is False
-    assert metrics["data"]["n_train"] + metrics["data"]["n_valid"] + metrics["data"]["n_test"] == 20
+    data = metrics["data"]
+    assert data["n_train"] + data["n_valid"] + data["n_test"] == 600
     assert 1 <= metrics["best_epoch"] <= metrics["epochs_run"] <= 2
     assert [entry["epoch"] for entry in metrics["history"]] == list(
         range(1, metrics["epochs_run"] + 1))
@@ -65,7 +77,7 @@ def test_full_flow_writes_checkpoint_metrics_and_plots(previous_run):
     except ImportError:
         assert proc.stdout.count("matplotlib is not installed") == 1
     else:
-        assert {"loss.png", "roc.png", "ams.png"} <= names
+        assert {"loss.png", "overtraining.png", "roc.png", "ams.png"} <= names
 
 
 BAD_INPUTS = {
@@ -133,11 +145,12 @@ def foreign_checkpoint(path):
     return path
 
 
-def test_resume_from_another_feature_set_is_refused(previous_run, tmp_path):
+def test_resume_from_another_feature_set_is_refused(previous_run, toy_training, tmp_path):
     out, _ = previous_run
     before = snapshot(out)
     checkpoint = foreign_checkpoint(tmp_path / "uci.h5")
-    proc = run_script("--data", TRAINING, "--resume", checkpoint, "--out", out, cwd=tmp_path)
+    proc = run_script("--data", toy_training, "--resume", checkpoint, "--out", out,
+                      cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"train_higgs.py: error: {checkpoint}: cannot resume on ")
     assert "the data lacks lepton_pt" in proc.stderr and "the data has DER_mass_MMC" in proc.stderr
@@ -145,13 +158,14 @@ def test_resume_from_another_feature_set_is_refused(previous_run, tmp_path):
     assert snapshot(out) == before
 
 
-def test_resume_continues_the_checkpoint(previous_run, tmp_path):
+def test_resume_continues_the_checkpoint(previous_run, toy_training, tmp_path):
     out, _ = previous_run
     first = json.loads((out / "metrics.json").read_text())
     resumed_out = tmp_path / "resumed"
     # --hidden 99 is ignored: the network is the checkpoint's.
-    proc = run_script("--data", TRAINING, "--resume", out / "model.h5", "--out", resumed_out,
-                      "--epochs", "3", "--hidden", "99", "--batch-size", "4", cwd=tmp_path)
+    proc = run_script("--data", toy_training, "--resume", out / "model.h5", "--out",
+                      resumed_out, "--epochs", "3", "--hidden", "99", "--batch-size", "16",
+                      cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert f"resumed from {out / 'model.h5'} after epoch {first['best_epoch']}" in proc.stdout
@@ -208,8 +222,10 @@ def two_files(tmp_path_factory):
 @pytest.fixture(scope="module")
 def two_file_run(two_files):
     out = two_files / "higgs_out"
-    proc = run_script("--data", "sig.csv", "bg.csv", "--out", out, "--hidden", "8", "--epochs",
-                      "2", "--batch-size", "32", "--quiet", cwd=two_files)
+    # A bag (the default), of three small networks to keep the test short.
+    proc = run_script("--data", "sig.csv", "bg.csv", "--out", out, "--folds", "3", "--hidden",
+                      "16", "--epochs", "3", "--batch-size", "32", "--learning-rate", "0.01",
+                      "--quiet", cwd=two_files)
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
@@ -229,10 +245,12 @@ def test_signal_and_background_files_train_as_one_data_set(two_file_run, two_fil
     assert [int(row[0]) for row in split[1:]] == list(range(1500))
     ids = file_ids(two_files / "sig.csv") + file_ids(two_files / "bg.csv")
     assert [int(row[1]) for row in split[1:]] == ids
+    # The default run is a bag: its pool trained (and scored out of fold) the networks.
     parts = [row[2] for row in split[1:]]
     data = metrics["data"]
-    assert (parts.count("train"), parts.count("valid"), parts.count("test")) == (
-        data["n_train"], data["n_valid"], data["n_test"])
+    assert metrics["mode"] == "bag" and set(parts) == {"pool", "test"}
+    assert (parts.count("pool"), parts.count("test")) == (data["n_pool"], data["n_test"])
+    assert load_ensemble(out / "model.h5").metadata["run_id"] == metrics["run_id"]
     assert {"loss.png", "overtraining.png", "roc.png", "ams.png"} <= {p.name for p in
                                                                       out.iterdir()}
 

@@ -6,10 +6,12 @@ files as they were (or, for a full disk, keep the checkpoint it wrote).
 import errno
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,7 @@ from dropout_layers_higgs.cli.rundir import LOCK_NAME, RunDirectory
 from dropout_layers_higgs.synthetic import write_toy_higgs
 
 SCRIPT = REPO / "scripts" / "train_higgs.py"
-TINY = ("--hidden", "8", "--epochs", "2", "--batch-size", "32", "--quiet")
+TINY = ("--folds", "1", "--hidden", "8", "--epochs", "2", "--batch-size", "32", "--quiet")
 
 
 @pytest.fixture(scope="module")
@@ -129,32 +131,48 @@ def test_a_full_disk_while_plotting_keeps_the_checkpoint(earlier, toy_file, monk
 
 def test_a_failed_run_exits_non_zero_and_keeps_the_earlier_model(earlier, toy_file):
     before = snapshot(earlier)
-    # A learning rate this large diverges at once.
-    proc = run_script(SCRIPT, "--data", toy_file, "--out", earlier, "--hidden", "8",
-                      "--epochs", "3", "--learning-rate", "1e6", "--quiet", cwd=earlier)
+    # Nesterov momentum at this rate diverges in its first epochs.
+    proc = run_script(SCRIPT, "--data", toy_file, "--out", earlier, "--folds", "1", "--hidden",
+                      "8", "--epochs", "3", "--update", "nesterov_momentum", "--learning-rate",
+                      "100", "--quiet", cwd=earlier)
     assert proc.returncode == 1
-    one_error_line(proc.stderr)
-    assert "learning rate" in proc.stderr or "learning-rate" in proc.stderr
+    assert one_error_line(proc.stderr).startswith("train_higgs.py: error: training failed: ")
+    assert "lower --learning-rate" in proc.stderr
     assert snapshot(earlier) == before
+
+
+def lines_until(proc, prefix, timeout):
+    """Read ``proc``'s output until a line starts with ``prefix``; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
+        line = proc.stdout.readline() if ready else ""
+        if line.startswith(prefix):
+            return
+        if ready and not line:
+            break
+    raise AssertionError(f"no line starting with {prefix!r} within {timeout} s")
 
 
 def test_ctrl_c_in_the_first_epoch_keeps_the_earlier_model(earlier, tmp_path):
     before = snapshot(earlier)
     big = tmp_path / "big.csv"
     write_toy_higgs(big, n_events=30_000, seed=5)
-    # Batches of one event make the first epoch last seconds, long enough to interrupt.
+    # Batches of one event make the first epoch last several seconds; without the
+    # rotations the batches come from arrays and the trainer says when it starts.
     proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--data", str(big), "--out", str(earlier), "--hidden", "8",
-         "--batch-size", "1", "--epochs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, cwd=tmp_path, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        [sys.executable, str(SCRIPT), "--data", str(big), "--out", str(earlier), "--folds", "1",
+         "--hidden", "8", "--batch-size", "1", "--epochs", "2", "--no-augment-phi"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
-        for line in proc.stdout:
-            if line.startswith("training on"):
-                proc.send_signal(signal.SIGINT)
-                break
+        lines_until(proc, "training on", timeout=120)
+        time.sleep(2.0)  # past the (cached) compilation, inside epoch 1
+        proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=120)
     finally:
         proc.kill()
+        proc.wait()
     assert proc.returncode == 130
     assert "interrupted" in one_error_line(stderr)
     assert snapshot(earlier) == before and temporaries(earlier) == []

@@ -1,7 +1,8 @@
-"""Train a dropout network on the Higgs Boson Machine Learning Challenge data.
+"""Train dropout networks on the Higgs Boson Machine Learning Challenge data.
 
-One command gives a trained network, its AMS on held-out events, an HDF5
-checkpoint, the split of the events, plots and a summary::
+One command gives a trained bag of networks (or one network with
+``--folds 1``), its AUC and AMS on held-out events, an HDF5 checkpoint, the
+split of the events, plots and a summary::
 
     python scripts/train_higgs.py                          # built-in synthetic demo
     python scripts/train_higgs.py --data training.csv      # Kaggle training file
@@ -14,12 +15,15 @@ the Kaggle submission, and ``python scripts/predict_higgs.py
 higgs_out/model.h5 sig.csv bg.csv --split higgs_out/split.csv`` scores the
 held-out events again.
 
-Ensembles (``--folds K --repeats R``, locally or on Ray) and the
-hyper-parameter search (``--search N``) live in
+A bag's networks train one after another here, in ``--max-concurrent``
+processes or as Ray tasks (``--executor ray``, on a local instance or the
+cluster ``--ray-address`` names); each one's checkpoint goes to
+``members/`` as it finishes, and ``--resume`` trains only the missing ones.
+The hyper-parameter search (``--search N``) lives in
 :mod:`dropout_layers_higgs.cli.train_modes`.
 
-Outputs in ``--out`` (default ``higgs_out/``): ``model.h5`` (the best
-epoch's network with its preprocessing, threshold, metrics and run id),
+Outputs in ``--out`` (default ``higgs_out/``): ``model.h5`` (the bag, or
+the best epoch's network, with its preprocessing, cut, metrics and run id),
 ``metrics.json`` (with the same run id), ``split.csv``, and with matplotlib
 ``loss.png``, ``overtraining.png``, ``roc.png`` and ``ams.png``. Every file
 is written to a temporary name and renamed into place, the checkpoint
@@ -34,8 +38,10 @@ import time
 from dropout_layers.files import write_json
 
 from .. import pipeline, report
+from ..bagging import MEMBER_DIRECTORY, MemberStore
 from ..data import load_higgs
 from ..data.sources import expand_paths
+from ..member import history_key
 from ..splitfile import SPLIT_NAME, write_split
 from ..synthetic import generate_toy_higgs
 from . import train_modes
@@ -51,15 +57,10 @@ from .common import (
 from .rundir import RunDirectory
 from .train_args import SYNTHETIC_EVENTS, build_parser, parse_args, pipeline_options
 
-__all__ = ["main", "run", "load_training_data", "CHECKPOINT_NAME", "METRICS_NAME",
-           "COMPILE_NOTICE"]
+__all__ = ["main", "run", "train", "load_training_data", "CHECKPOINT_NAME", "METRICS_NAME"]
 
 CHECKPOINT_NAME = "model.h5"
 METRICS_NAME = "metrics.json"
-#: Printed before the network is compiled: the first run waits for numba.
-COMPILE_NOTICE = "compiling the network, first run only; about {seconds} s"
-#: The first compilation's wall time on 2 cores, as the README reports it.
-FIRST_COMPILE_SECONDS = 60
 
 
 def _say(text=""):
@@ -99,38 +100,52 @@ def _next_command(prog, checkpoint, data):
     return f"next: {launcher} {checkpoint} HIGGS_test.csv --out scores.csv"
 
 
-def _check_trained(result):
-    """Refuse a run that Ctrl-C stopped before one epoch was complete."""
-    trainer = result.member.trainer
-    interrupted = trainer is not None and trainer.history.interrupted is not None
-    if interrupted and not result.member.history:
-        raise KeyboardInterrupt
+def _part(data, label, scores, rows):
+    return report.ScoredEvents(label, scores, data.y[rows],
+                               None if data.weights is None else data.weights[rows])
 
 
 def _evaluations(result, data):
-    member = result.member
-    parts = [("validation", member.valid_scores, member.valid_idx)]
+    """List the scores that chose the cut, then those of the held-out events."""
+    label = "out-of-fold" if result.kind == "bag" else "validation"
+    parts = [_part(data, label, result.valid_scores, result.valid_idx)]
     if result.test_scores is not None and len(result.test_idx):
-        parts.append(("held-out test", result.test_scores, result.test_idx))
-    return [report.ScoredEvents(label, scores, data.y[index],
-                                None if data.weights is None else data.weights[index])
-            for label, scores, index in parts]
+        parts.append(_part(data, "held-out test", result.test_scores, result.test_idx))
+    return parts
 
 
-def _write_plots(run_dir, result, data, dataset, options):
-    member = result.member
-    training = report.ScoredEvents(
-        "training", member.predict(data.X[member.train_idx], data.feature_names),
-        data.y[member.train_idx],
-        None if data.weights is None else data.weights[member.train_idx])
-    context = report.PlotContext(dataset=dataset, training=training,
-                                 best_epoch=member.best_epoch)
-    paths, message = report.write_plots(run_dir.path, member.history, _evaluations(result, data),
-                                        weighted=result.weighted, threshold=member.threshold,
-                                        top_fraction=options.top_fraction, context=context)
+def _plot_context(result, data, dataset):
+    if result.kind == "bag":
+        pool = result.bag.pool
+        training = _part(data, "training (in-sample)", result.bag.score(data, pool), pool)
+        best = [member.best_epoch for member in result.bag.members]
+    else:
+        member = result.member
+        training = _part(data, "training",
+                         member.predict(data.X[member.train_idx], data.feature_names),
+                         member.train_idx)
+        best = member.best_epoch
+    monitor = None if result.kind == "bag" else history_key(result.member.monitor)
+    return report.PlotContext(dataset=dataset, training=training, best_epoch=best,
+                              monitor=monitor)
+
+
+def _write_plots(run_dir, result, data, dataset):
+    histories = result.histories if result.kind == "bag" else result.member.history
+    paths, message = report.write_plots(
+        run_dir.path, histories, _evaluations(result, data), weighted=result.weighted,
+        threshold=result.threshold, top_fraction=result.options.top_fraction,
+        context=_plot_context(result, data, dataset))
     for path in paths:
         run_dir.record(path)
     return message
+
+
+def _parts(result):
+    if result.kind == "bag":
+        return {"pool": result.pool, "test": result.test_idx}
+    return {"train": result.member.train_idx, "valid": result.member.valid_idx,
+            "test": result.test_idx}
 
 
 def _write_outputs(run_dir, result, data, metrics, dataset):
@@ -139,24 +154,33 @@ def _write_outputs(run_dir, result, data, metrics, dataset):
     pipeline.save_result(checkpoint, result, metrics)
     run_dir.record(checkpoint)
     write_json(run_dir.record(run_dir.file(METRICS_NAME)), metrics)
-    parts = {"train": result.member.train_idx, "valid": result.member.valid_idx,
-             "test": result.test_idx}
-    write_split(run_dir.file(SPLIT_NAME), parts, data.event_ids)
+    write_split(run_dir.file(SPLIT_NAME), _parts(result), data.event_ids)
     run_dir.record(run_dir.file(SPLIT_NAME))
-    return _write_plots(run_dir, result, data, dataset, result.member.options)
+    return _write_plots(run_dir, result, data, dataset)
 
 
-def train_single(args, data, dataset, options, run_dir, start):
-    """Train one network (the default mode), write its files and print the summary."""
-    resume = None
-    if args.resume is not None:
-        resume = pipeline.load_resume_checkpoint(args.resume)
-        pipeline.check_resume_compatible(resume, data, args.resume)
-        options = pipeline.resumed_options(resume, options)
-    if options.progress:
-        _say(COMPILE_NOTICE.format(seconds=FIRST_COMPILE_SECONDS))
-    result = pipeline.run_pipeline(data, options, seed=args.seed, resume=resume)
-    _check_trained(result)
+def _resume_point(args, data, options):
+    if not args.resume:
+        return None, options
+    resume = pipeline.load_resume_checkpoint(args.resume)
+    pipeline.check_resume_compatible(resume, data, args.resume)
+    return resume, pipeline.resumed_options(resume, options)
+
+
+def _fit(args, data, options, run_dir, resume):
+    """Run the pipeline: one network, or a bag with its members kept in ``members/``."""
+    if options.folds == 1:
+        return pipeline.run_pipeline(data, options, seed=args.seed, resume=resume)
+    _say(train_modes.bag_banner(args, options, run_dir))
+    store = MemberStore(run_dir.path, resume=args.resume == "")
+    return pipeline.run_pipeline(data, options, seed=args.seed,
+                                 settings=train_modes.executor_settings(args), store=store)
+
+
+def train(args, data, dataset, options, run_dir, start):
+    """Train as the options say (a bag, or one network), write the files, print the summary."""
+    resume, options = _resume_point(args, data, options)
+    result = _fit(args, data, options, run_dir, resume)
     metrics = pipeline.metrics_summary(result, data, dataset, synthetic=args.data is None,
                                        seconds=time.perf_counter() - start)
     metrics["run_id"] = run_dir.run_id
@@ -171,17 +195,26 @@ def train_single(args, data, dataset, options, run_dir, start):
     return 0
 
 
+def _interrupted(prog, out, options):
+    if options.folds == 1:
+        return (f"{prog}: interrupted before the first epoch ended; nothing written "
+                f"({out / CHECKPOINT_NAME} is as it was)")
+    return (f"{prog}: interrupted; the finished networks are kept in {out / MEMBER_DIRECTORY} "
+            f"and {out / CHECKPOINT_NAME} is as it was: add --resume to train only the missing "
+            "ones")
+
+
 def main(argv=None, prog="train-higgs"):
     """Train as the options say; return the exit status."""
     start = time.perf_counter()
     parser = build_parser(prog)
     args = parse_args(parser, argv)
-    # Members trained in this process (--executor local) use the threads a Ray
-    # task would get, so that both executors round alike and give equal members.
-    limit_blas_threads(args.threads if args.folds is None
+    options = pipeline_options(args)
+    # Networks of a bag trained in this process (--executor local) use the threads a
+    # Ray task would get, so that both executors round alike and give equal networks.
+    limit_blas_threads(args.threads if options.folds == 1
                        else args.threads or args.cpus_per_member)
     out = check_out_dir(args.out)
-    options = pipeline_options(args)
     run_dir = RunDirectory(out, prog)
     with reporting_full_disk(out, run_dir.written), run_dir:
         train_modes.check_ray_address(args.ray_address)
@@ -189,13 +222,10 @@ def main(argv=None, prog="train-higgs"):
         if args.search is not None:
             return train_modes.search_hyperparameters(args, parser, data, dataset, options,
                                                       run_dir, start)
-        if args.folds is not None:
-            return train_modes.train_ensemble(args, data, dataset, options, run_dir, start)
         try:
-            return train_single(args, data, dataset, options, run_dir, start)
+            return train(args, data, dataset, options, run_dir, start)
         except KeyboardInterrupt:
-            print(f"{prog}: interrupted before the first epoch ended; nothing written "
-                  f"({out / CHECKPOINT_NAME} is as it was)", file=sys.stderr)
+            print(_interrupted(prog, out, options), file=sys.stderr)
             return EXIT_INTERRUPTED
 
 

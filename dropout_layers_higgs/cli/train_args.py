@@ -6,10 +6,10 @@ is not passed on, so the dataclass is the one place a default lives, and
 ``--help`` shows its values.
 """
 import argparse
-import dataclasses
 
 from dropout_layers.executors import RAY_INSTALL_HINT, ray_available
 
+from ..options import THRESHOLD_RULES, TRAINING_WEIGHTS, UPDATE_RULES, default_learning_rate
 from ..pipeline import PipelineOptions
 from ..search import TUNE_INSTALL_HINT, tune_available
 from .common import OneLineParser, UsageError, fraction, positive_float, positive_int, probability
@@ -24,20 +24,35 @@ DEFAULTS = PipelineOptions()
 SYNTHETIC_EVENTS = 100_000
 SYNTHETIC_EPOCHS = 20
 
+_ADAM_RATE = default_learning_rate("adam", DEFAULTS.hidden)
+_NESTEROV_128 = default_learning_rate("nesterov_momentum", (128,))
+_NESTEROV_600 = default_learning_rate("nesterov_momentum", (600,))
 _ADVICE = f"""\
 learning rate and width:
-  The default learning rate ({DEFAULTS.learning_rate:g}) suits the default width
-  ({','.join(map(str, DEFAULTS.hidden))}). Wider layers sum more inputs and need a smaller rate:
-  the challenge winner's 600,600,600 trains with --learning-rate 0.01 (at 0.05 it dies).
+  The default update rule, adam, takes steps normalised per parameter: its
+  default rate ({_ADAM_RATE:g}) suits every width, the winner's 600,600,600 too.
+  With --update nesterov_momentum a step grows with the width of the layers:
+  the default rate is {_NESTEROV_128:g} at 128 units, scaled by 128 / widest layer
+  ({_NESTEROV_600:.2g} at 600 units, which die in the first epoch at {_NESTEROV_128:g}).
   A run whose loss turns NaN or stops falling, or whose validation AUC stays
   near 0.5, is a failed run: it stops with an error that says so, exits
   non-zero and leaves an earlier model.h5 in --out as it was; lower
   --learning-rate (by 3-10x) or narrow --hidden and run again.
 
-outputs in --out: model.h5 (network, preprocessing, cut), metrics.json,
+outputs in --out: model.h5 (network or bag, preprocessing, cut), metrics.json,
   split.csv (the events of each part), loss.png, overtraining.png, roc.png,
-  ams.png. One run at a time holds --out (a lock file names its PID).
+  ams.png; members/ for a bag. One run at a time holds --out (a lock file
+  names its PID).
 """
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wrap one-paragraph texts; keep the lines of texts laid out by hand (the epilog)."""
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 def hidden_sizes(text):
@@ -50,14 +65,6 @@ def hidden_sizes(text):
     if any(size <= 0 for size in sizes):
         raise argparse.ArgumentTypeError(f"layer sizes must be positive integers, got {text!r}")
     return sizes
-
-
-def folds_count(text):
-    """Argparse type: an integer of at least 2."""
-    value = positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2, got {text}")
-    return value
 
 
 def _hidden_default():
@@ -78,32 +85,34 @@ def _add_data_arguments(parser):
 
 
 def _add_network_arguments(parser):
-    group = parser.add_argument_group("network and training (defaults of PipelineOptions)")
+    group = parser.add_argument_group("network and training (defaults: PipelineOptions)")
     group.add_argument("--hidden", type=hidden_sizes, metavar="N,N,...",
                        help=f"hidden layer sizes (default {_hidden_default()}; the challenge "
-                            "winner used 600,600,600 with a smaller --learning-rate)")
+                            "winner used 600,600,600)")
     group.add_argument("--dropout", type=probability,
                        help=f"dropout after each hidden layer (default {DEFAULTS.dropout:g})")
     group.add_argument("--input-dropout", type=probability,
                        help=f"dropout on the inputs (default {DEFAULTS.input_dropout:g})")
+    group.add_argument("--update", choices=UPDATE_RULES,
+                       help=f"update rule (default {DEFAULTS.update})")
     group.add_argument("--learning-rate", type=positive_float,
-                       help=f"learning rate (default {DEFAULTS.learning_rate:g}; see below)")
+                       help="learning rate (default: 1e-3 for adam; for nesterov_momentum "
+                            "0.05 x 128 / widest layer; see below)")
     group.add_argument("--momentum", type=probability,
                        help=f"Nesterov momentum (default {DEFAULTS.momentum:g})")
     group.add_argument("--epochs", type=positive_int,
-                       help=f"maximum epochs (default {DEFAULTS.epochs}; {SYNTHETIC_EPOCHS} on "
-                            "the built-in data)")
+                       help=f"maximum epochs per network (default {DEFAULTS.epochs}; "
+                            f"{SYNTHETIC_EPOCHS} on the built-in data)")
     group.add_argument("--batch-size", type=positive_int,
                        help=f"mini-batch size (default {DEFAULTS.batch_size})")
     group.add_argument("--patience", type=positive_int,
-                       help="stop after this many epochs without a better validation score "
-                            f"(default {DEFAULTS.patience})")
-    group.add_argument("--valid-fraction", type=fraction,
-                       help="share of the labelled events for early stopping and the "
-                            f"threshold (default {DEFAULTS.valid_fraction:g})")
-    group.add_argument("--test-fraction", type=float,
-                       help="share held out and scored once at the end (default 0.2; 0 for "
-                            "the open-data file, whose leaderboard sets are held out)")
+                       help="stop a network after this many epochs without a better validation "
+                            f"score (default {DEFAULTS.patience})")
+    group.add_argument("--training-weights", choices=TRAINING_WEIGHTS,
+                       help="loss weights: physics weights balanced per class, every event "
+                            f"alike, or the mean of both (default {DEFAULTS.training_weights})")
+    group.add_argument("--no-augment-phi", action="store_true",
+                       help="do not rotate and reflect the azimuthal angles of training events")
     group.add_argument("--drop-phi", action="store_true",
                        help="leave out the azimuthal angles (*_phi), as the winner did")
     group.add_argument("--no-log-transform", action="store_true",
@@ -111,14 +120,46 @@ def _add_network_arguments(parser):
     group.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
 
 
+def _add_events_arguments(parser):
+    group = parser.add_argument_group(
+        "events and the cut", f"by default a bag of {DEFAULTS.folds} networks on stratified "
+                              "folds: every labelled event trains all networks but one, which "
+                              "scores it; the cut is chosen on those out-of-fold scores")
+    group.add_argument("--folds", type=positive_int, metavar="K",
+                       help=f"networks of the bag, one per fold (default {DEFAULTS.folds}); 1 "
+                            "trains a single network on a train / validation split")
+    group.add_argument("--repeats", type=positive_int, metavar="R",
+                       help=f"repeats of the K-fold split (K x R networks; default "
+                            f"{DEFAULTS.repeats})")
+    group.add_argument("--valid-fraction", type=fraction,
+                       help="with --folds 1: share of the labelled events for early stopping "
+                            f"and the cut (default {DEFAULTS.valid_fraction:g})")
+    group.add_argument("--test-fraction", type=float,
+                       help="share held out from all training and scored once at the end "
+                            "(default 0.2; 0 for the open-data file, whose leaderboard sets are "
+                            "held out)")
+    group.add_argument("--threshold-rule", choices=THRESHOLD_RULES,
+                       help="the cut: the maximum of the smoothed AMS curve, or the top "
+                            f"--top-fraction (default {DEFAULTS.threshold_rule})")
+    group.add_argument("--top-fraction", type=fraction,
+                       help=f"the fixed selection, always reported (default "
+                            f"{DEFAULTS.top_fraction:g})")
+    group.add_argument("--ams-window", type=positive_int, metavar="EVENTS",
+                       help=f"events of the running mean of the AMS curve (default "
+                            f"{DEFAULTS.ams_window})")
+    group.add_argument("--bootstrap", type=int, metavar="N",
+                       help=f"bootstrap resamples of the uncertainties, 0 for none (default "
+                            f"{DEFAULTS.bootstrap})")
+
+
 def _add_run_arguments(parser):
     group = parser.add_argument_group("run")
     group.add_argument("--out", default="higgs_out", metavar="DIR",
                        help="output directory (default %(default)s)")
     group.add_argument("--resume", metavar="CHECKPOINT", nargs="?", const="",
-                       help="continue training from a checkpoint written by this command; "
-                            "with --folds, give no CHECKPOINT: finished members in --out are "
-                            "kept")
+                       help="a bag: give no CHECKPOINT, the finished networks in --out/members "
+                            "are kept; a single network (--folds 1): continue training from "
+                            "its model.h5")
     group.add_argument("--log-dir", metavar="DIR",
                        help="write TensorBoard logs (loss, validation figures, learning rate "
                             "per epoch) to DIR; needs the log extra (tensorboardX)")
@@ -130,28 +171,25 @@ def _add_run_arguments(parser):
                        help="no progress bars or per-epoch lines; only the summary")
 
 
-def _add_ensemble_arguments(parser):
+def _add_executor_arguments(parser):
     group = parser.add_argument_group(
-        "ensembles", "train folds x repeats members on repeated stratified K-fold splits and "
-                     "average them; --resume (without a CHECKPOINT) trains only the members "
-                     "missing from --out")
-    group.add_argument("--folds", type=folds_count, metavar="K",
-                       help="folds per repeat (at least 2); turns on ensemble training")
-    group.add_argument("--repeats", type=positive_int, default=1, metavar="R",
-                       help="repeats of the K-fold split (default %(default)s)")
+        "where a bag's networks train", "each network's checkpoint is written to --out/members/ "
+                                        "as it finishes; --resume (without a CHECKPOINT) trains "
+                                        "only the missing ones")
     group.add_argument("--executor", choices=("local", "ray"), default="local",
-                       help="local: members one after another in this process (or in "
-                            "--max-concurrent processes); ray: one Ray task per member "
-                            "(default %(default)s)")
+                       help="local: one network after another in this process (or in "
+                            "--max-concurrent processes); ray: one Ray task per network, "
+                            "retried on another node if its node is lost (default "
+                            "%(default)s)")
     group.add_argument("--ray-address", metavar="ADDR",
                        help="Ray cluster to run on (also for --search): 'auto' (the cluster "
                             "of this node), 'HOST:6379' or 'ray://HOST:10001'; default: a "
                             "local Ray instance")
     group.add_argument("--cpus-per-member", type=positive_int, default=1, metavar="N",
-                       help="CPUs each Ray task asks for, and BLAS threads per member unless "
+                       help="CPUs each Ray task asks for, and BLAS threads per network unless "
                             "--threads says otherwise (default %(default)s)")
     group.add_argument("--max-concurrent", type=positive_int, metavar="N",
-                       help="most members training at once (default: as many as the CPUs "
+                       help="most networks training at once (default: as many as the CPUs "
                             "allow with ray, 1 with local)")
 
 
@@ -169,46 +207,55 @@ def _add_search_arguments(parser):
 def build_parser(prog="train-higgs"):
     """Build the command line of ``train-higgs``."""
     parser = OneLineParser(
-        prog=prog, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_ADVICE,
+        prog=prog, formatter_class=_HelpFormatter, epilog=_ADVICE,
         description="Train a dropout MLP on Higgs challenge data (Kaggle, CERN open data or "
                     "UCI); without --data, on built-in synthetic events.")
-    for add in (_add_data_arguments, _add_network_arguments, _add_run_arguments,
-                _add_ensemble_arguments, _add_search_arguments):
+    for add in (_add_data_arguments, _add_network_arguments, _add_events_arguments,
+                _add_run_arguments, _add_executor_arguments, _add_search_arguments):
         add(parser)
     return parser
+
+
+def _folds(args):
+    return DEFAULTS.folds if args.folds is None else args.folds
 
 
 def _check_fractions(args):
     valid = DEFAULTS.valid_fraction if args.valid_fraction is None else args.valid_fraction
     if args.test_fraction is not None and not 0.0 <= args.test_fraction < 1.0:
         raise UsageError(f"--test-fraction must be in [0, 1), got {args.test_fraction}")
-    if args.test_fraction is not None and valid + args.test_fraction >= 1.0:
+    if (_folds(args) == 1 and args.test_fraction is not None
+            and valid + args.test_fraction >= 1.0):
         raise UsageError(f"--valid-fraction + --test-fraction must be below 1, got "
                          f"{valid} + {args.test_fraction}")
+    if args.valid_fraction is not None and _folds(args) != 1:
+        raise UsageError("--valid-fraction needs --folds 1: a bag validates each network on "
+                         "its own fold")
     if args.seed < 0:
         raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.bootstrap is not None and args.bootstrap < 0:
+        raise UsageError(f"--bootstrap must be a non-negative integer, got {args.bootstrap}")
 
 
-def _check_ensemble_options(args):
-    if args.folds is None:
+def _check_bag_options(args):
+    if args.resume and args.folds not in (None, 1):
+        raise UsageError(f"a bag resumes from --out: give --resume without a CHECKPOINT (got "
+                         f"{args.resume}); a CHECKPOINT continues a single network")
+    if _folds(args) == 1 or args.resume:
         given = [name for name, value in (("--executor ray", args.executor == "ray"),
                                           ("--ray-address",
                                            args.ray_address and args.search is None),
                                           ("--max-concurrent", args.max_concurrent),
-                                          ("--repeats", args.repeats != 1)) if value]
+                                          ("--repeats", args.repeats not in (None, 1)))
+                 if value]
         if given:
-            raise UsageError(f"{given[0]} needs --folds K (ensemble training)")
+            raise UsageError(f"{given[0]} needs a bag (--folds 2 or more; --folds 1 trains one "
+                             "network)")
         if args.resume == "":
-            raise UsageError("--resume needs a CHECKPOINT (or --folds K to resume an ensemble "
-                             "in --out)")
+            raise UsageError("--resume without a CHECKPOINT resumes a bag in --out; with --folds "
+                             "1 give the CHECKPOINT (model.h5) to continue")
         return
-    if args.resume:
-        raise UsageError(f"with --folds, --resume takes no CHECKPOINT (got {args.resume}): it "
-                         "keeps the finished members in --out")
-    if args.test_fraction is not None:
-        raise UsageError("--test-fraction does not apply with --folds: every event is held out "
-                         "by some members, and the out-of-fold scores are the estimate")
-    if args.ray_address and args.executor != "ray":
+    if args.ray_address and args.executor != "ray" and args.search is None:
         raise UsageError("--ray-address needs --executor ray")
     if args.executor == "ray" and not ray_available():
         raise UsageError(RAY_INSTALL_HINT)
@@ -233,30 +280,36 @@ def parse_args(parser, argv=None):
     args = parser.parse_args(argv)
     _check_fractions(args)
     _check_search_options(args)
-    _check_ensemble_options(args)
+    if args.search is None:
+        _check_bag_options(args)
     return args
 
 
 # Options whose value goes to PipelineOptions unchanged, when given.
-_PASSED_ON = ("hidden", "dropout", "input_dropout", "epochs", "batch_size", "learning_rate",
-              "momentum", "patience", "valid_fraction", "test_fraction")
+_PASSED_ON = ("hidden", "dropout", "input_dropout", "update", "learning_rate", "momentum",
+              "epochs", "batch_size", "patience", "training_weights", "folds", "repeats",
+              "valid_fraction", "test_fraction", "threshold_rule", "top_fraction", "ams_window",
+              "bootstrap")
+# Switches that turn a default of PipelineOptions off or on.
+_SWITCHES = (("no_augment_phi", "augment_phi", False), ("drop_phi", "drop_phi", True),
+             ("no_log_transform", "log_transform", False))
 
 
 def pipeline_options(args):
     """Build the :class:`PipelineOptions` of the command line; left-out options keep defaults.
 
-    Without ``--data`` (the built-in demo) training stops after
+    Without ``--data`` (the built-in demo) each network stops after
     :data:`SYNTHETIC_EPOCHS` epochs unless ``--epochs`` says otherwise.
     """
     given = {name: getattr(args, name) for name in _PASSED_ON
              if getattr(args, name) is not None}
     if args.data is None and args.epochs is None:
         given["epochs"] = SYNTHETIC_EPOCHS
-    fields = {field.name for field in dataclasses.fields(PipelineOptions)}
-    given.update(drop_phi=args.drop_phi, log_transform=not args.no_log_transform,
-                 progress=not args.quiet)
+    for flag, field, value in _SWITCHES:
+        if getattr(args, flag):
+            given[field] = value
+    given["progress"] = not args.quiet
     try:
-        return PipelineOptions(**{name: value for name, value in given.items()
-                                  if name in fields})
+        return PipelineOptions(**given)
     except ValueError as exc:
         raise UsageError(str(exc)) from None

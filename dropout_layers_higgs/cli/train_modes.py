@@ -1,13 +1,10 @@
-"""The other modes of ``train-higgs``: K-fold ensembles (``--folds``) and the search (``--search``).
+"""Where a bag trains (executors, a Ray cluster) and the search mode of ``train-higgs``.
 
-Ensembles train ``folds * repeats`` members on repeated stratified K-fold
-splits, each early-stopped on its own held-out fold, locally or as Ray
-tasks (on a local Ray instance, or on the cluster ``--ray-address`` names).
-Each member's checkpoint is written to ``members/`` as it finishes and
-``--resume`` trains only the missing ones; ``ensemble.h5`` holds them all,
-and ``metrics.json`` the out-of-fold AUC and AMS with their spread across
-members. Ray retries a member whose node was lost, so a run survives a
-worker going away.
+A bag's ``folds * repeats`` networks train one after another in this
+process, in ``--max-concurrent`` processes, or as Ray tasks (on a local Ray
+instance, or on the cluster ``--ray-address`` names). Ray retries a task
+whose node was lost, so a run survives a worker node going away, with the
+same networks: each one's seed comes from the run's seed and its index.
 
 The search trains sampled configurations (dropout, layer width, learning
 rate) on one split with Ray Tune, stops the trailing ones early (ASHA),
@@ -20,12 +17,12 @@ import time
 from urllib.parse import urlsplit
 
 from dropout_layers.executors import ExecutorError, ExecutorSettings
-from dropout_layers.files import write_json
 
-from .. import bagging, report, search
+from .. import search
+from ..bagging import MEMBER_DIRECTORY
 from .common import EXIT_INTERRUPTED
 
-__all__ = ["train_ensemble", "search_hyperparameters", "check_ray_address",
+__all__ = ["executor_settings", "bag_banner", "search_hyperparameters", "check_ray_address",
            "RAY_CONNECT_TIMEOUT"]
 
 #: Seconds to wait for a Ray cluster's port before calling it unreachable.
@@ -74,14 +71,8 @@ def _launcher(prog):
     return ("python", "scripts/train_higgs.py") if prog.endswith(".py") else (prog,)
 
 
-def _predict_hint(prog, path, data):
-    launcher = "python scripts/predict_higgs.py" if prog.endswith(".py") else "predict-higgs"
-    files = "test.csv --out submission.csv" if data.event_ids is not None else \
-        "HIGGS_test.csv --out scores.csv"
-    return f"next: {launcher} {path} {files} [--mc 30]"
-
-
-def _executor_settings(args):
+def executor_settings(args):
+    """Return the :class:`~dropout_layers.executors.ExecutorSettings` of the bag options."""
     local_processes = args.max_concurrent or 1 if args.executor == "local" else 1
     return ExecutorSettings(executor=args.executor, processes=local_processes,
                             ray_address=args.ray_address, cpus_per_member=args.cpus_per_member,
@@ -89,48 +80,16 @@ def _executor_settings(args):
                             progress=not args.quiet)
 
 
-def _ensemble_plots(run, run_dir, dataset, options):
-    evaluations = [report.ScoredEvents("out-of-fold", run.oof_scores, run.labels, run.weights)]
-    paths, message = report.write_plots(
-        run_dir.path, None, evaluations, weighted=run.weights is not None,
-        threshold=run.ensemble.threshold, top_fraction=options.top_fraction,
-        context=report.PlotContext(dataset=dataset))
-    for path in paths:
-        run_dir.record(path)
-    return message
-
-
-def train_ensemble(args, data, dataset, options, run_dir, start):
-    """Train, score and save a K-fold x R ensemble (``--folds``); return the exit status."""
-    n_members = args.folds * args.repeats
-    members = run_dir.path / bagging.MEMBER_DIRECTORY
-    _say(f"training {n_members} members ({args.folds} folds x {args.repeats} repeats) with the "
-         f"{args.executor} executor" + (f" on {args.ray_address}" if args.ray_address else "")
-         + (f"; resuming from {members}" if args.resume is not None else ""))
-    try:
-        run = bagging.train_ensemble(
-            data, options, run_dir.path, bagging.BaggingPlan(args.folds, args.repeats, args.seed),
-            _executor_settings(args), resume=args.resume is not None)
-    except KeyboardInterrupt:
-        print(f"{run_dir.prog}: interrupted; finished members are kept in {members}: add "
-              "--resume to train only the missing ones", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    run_dir.record(run.path)
-    metrics = bagging.ensemble_metrics(run, data, dataset, synthetic=args.data is None,
-                                       executor=args.executor,
-                                       seconds=time.perf_counter() - start)
-    metrics["run_id"] = run_dir.run_id
-    write_json(run_dir.record(run_dir.file("metrics.json")), metrics)
-    message = _ensemble_plots(run, run_dir, dataset, options)
-    if message:
-        _say(message)
-    _say()
-    _say(bagging.ensemble_summary_table(metrics))
-    _say()
-    _say(f"wrote {', '.join(map(str, run_dir.written))} and {n_members} member checkpoints in "
-         f"{members} in {time.perf_counter() - start:.1f} s")
-    _say(_predict_hint(run_dir.prog, run.path, data))
-    return 0
+def bag_banner(args, options, run_dir):
+    """Say in one line what a bag trains, and where."""
+    members = run_dir.path / MEMBER_DIRECTORY
+    repeats = f" x {options.repeats} repeats" if options.repeats != 1 else ""
+    return (f"training {options.n_members} networks ({options.folds} folds{repeats}) with the "
+            f"{args.executor} executor"
+            + (f" on {args.ray_address}" if args.ray_address else "")
+            + (f"; resuming from {members}" if args.resume == "" else "")
+            + ("; the first compiles the network (first run only: tens of seconds)"
+               if args.executor == "local" and not args.quiet else ""))
 
 
 def _search_banner(args, options):

@@ -21,6 +21,9 @@ SCRIPT = REPO / "scripts" / "export_onnx.py"
 PLAIN_OPS = {"MatMul", "Add", "Mul", "Sub", "Div", "Concat", "Flatten", "Reshape", "Transpose",
              "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "Max", "Min", "Where", "Greater",
              "Equal", "Exp", "Log", "Abs", "Neg", "Cast", "Gather", "Identity", "PRelu"}
+#: The standard operators of the convolution and pooling layers.
+SPATIAL_OPS = {"Conv", "MaxPool", "AveragePool", "ReduceMean", "ReduceMax", "ReduceMin",
+               "ReduceSum"}
 #: Largest difference from PyTensor's output: float32 rounding of a few matrix
 #: products, or float64 rounding.
 TOLERANCE = {"float32": 1e-5, "float64": 1e-10}
@@ -42,7 +45,7 @@ def _deterministic(outputs, inputs):
 def _check(outputs, inputs, dtype, **options):
     model = to_onnx(outputs, **options)
     assert model.opset_import[0].version == OPSET
-    assert {node.op_type for node in model.graph.node} <= PLAIN_OPS
+    assert {node.op_type for node in model.graph.node} <= PLAIN_OPS | SPATIAL_OPS
     feed = {value.name: x for value, x in zip(model.graph.input, inputs)}
     got = _session(model).run(None, feed)
     expected = _deterministic(outputs, inputs)
@@ -98,18 +101,67 @@ def _leading_axes(n_in):
                          name="flat")
 
 
+def _layer_class(name):
+    cls = getattr(dl.layers, name, None)
+    if cls is None:
+        pytest.skip(f"dropout_layers.layers has no {name} in this tree")
+    return cls
+
+
+def _special(n_in):
+    L = _layer_class
+    layer = dl.DenseLayer(dl.InputLayer((None, n_in)), 12, nonlinearity=None)
+    layer = L("ReshapeLayer")(layer, ([0], 3, 4))
+    layer = L("BiasLayer")(layer, b=dl.init.Normal(1.0))
+    layer = L("ScaleLayer")(layer, scales=dl.init.Normal(1.0), shared_axes=(0,))
+    layer = L("ParametricRectifierLayer")(layer, alpha=dl.init.Uniform((0.1, 0.4)))
+    layer = L("NonlinearityLayer")(layer, nonlinearity=nl.tanh)
+    layer = L("FlattenLayer")(layer)
+    return dl.DenseLayer(layer, 2, nonlinearity=nl.softmax)
+
+
+def _convolutions(n_in):
+    L = _layer_class
+    l_in = dl.InputLayer((None, 2, n_in, n_in))
+    layer = L("Conv2DLayer")(l_in, 4, 3, pad="same", b=dl.init.Normal(0.5))
+    layer = L("MaxPool2DLayer")(layer, 2)
+    layer = L("Conv2DLayer")(layer, 4, 2, stride=2, pad="full", untie_biases=True,
+                             flip_filters=False, num_groups=2, b=dl.init.Normal(0.5))
+    layer = L("BatchNormLayer")(layer)
+    rng = np.random.default_rng(5)
+    layer.mean.set_value(rng.normal(size=4).astype(layer.mean.dtype))
+    layer.inv_std.set_value(rng.uniform(0.5, 2, size=4).astype(layer.inv_std.dtype))
+    layer = L("Pool2DLayer")(layer, 2, pad=(1, 1), mode="average_exc_pad")
+    layer = L("GlobalPoolLayer")(layer)
+    return dl.DenseLayer(layer, 1, nonlinearity=nl.sigmoid)
+
+
+def _sequences(n_in):
+    L = _layer_class
+    layer = L("Conv1DLayer")(dl.InputLayer((None, 3, n_in)), 4, 3, nonlinearity=nl.elu)
+    layer = L("MaxPool1DLayer")(layer, 3, ignore_border=False)
+    layer = L("Pool1DLayer")(layer, 2, stride=1, mode="average_inc_pad")
+    return dl.DenseLayer(L("GlobalPoolLayer")(layer, pool_function=pt.max), 1, nonlinearity=None)
+
+
 ARCHITECTURES = {"mlp": (_mlp, (7,)), "nonlinearities": (_nonlinearities, (5,)),
-                 "merges": (_merges, (6,)), "leading_axes": (_leading_axes, (3, 4))}
+                 "merges": (_merges, (6,)), "leading_axes": (_leading_axes, (3, 4)),
+                 "special": (_special, (6,)), "convolutions": (_convolutions, (2, 9, 9)),
+                 "sequences": (_sequences, (3, 10))}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
 def test_exported_networks_match_the_deterministic_output(architecture, dtype):
     build, feature_shape = ARCHITECTURES[architecture]
+    if dtype == "float64" and architecture in ("convolutions", "sequences"):
+        pytest.skip("onnxruntime's CPU provider has no float64 Conv kernel")
     with using_floatX(dtype), dl.random.seeded(0):
         network = build(feature_shape[-1])
     X = np.random.default_rng(1).normal(size=(64,) + feature_shape).astype(dtype)
     model = _check(network, [X], dtype)
+    if architecture not in ("convolutions", "sequences"):
+        assert {node.op_type for node in model.graph.node} <= PLAIN_OPS
     assert [value.name for value in model.graph.input] == ["input"]
     assert [value.name for value in model.graph.output] == ["output"]
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"

@@ -49,6 +49,7 @@ from .._version import __version__
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..files import atomic_path
 from ..layers import InputLayer, Layer, get_all_layers
+from . import onnx_spatial  # noqa: F401  (registers the convolution and pooling conversions)
 from .onnx_builder import GraphBuilder, tensor_type
 from .onnx_layers import UnsupportedLayerError, convert_layer
 from .onnx_steps import convert_pipeline

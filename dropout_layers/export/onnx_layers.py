@@ -29,7 +29,8 @@ from .. import layers as dl_layers
 from .. import nonlinearities as nl
 from ..errors import DropoutLayersError
 
-__all__ = ["UnsupportedLayerError", "convert_layer", "describe", "supported_layers"]
+__all__ = ["UnsupportedLayerError", "convert_layer", "describe", "supported_layers", "converts",
+           "param_value", "hint_of", "broadcast_to_rank", "apply_nonlinearity", "passes_through"]
 
 _CONVERTERS = {}
 _MERGE_OPS = {"add": "Add", "mul": "Mul", "maximum": "Max", "minimum": "Min", "sub": "Sub"}
@@ -50,7 +51,9 @@ def supported_layers():
     return sorted(_CONVERTERS)
 
 
-def _converts(*class_names):
+def converts(*class_names):
+    """Register the decorated function as the conversion of the named layer classes."""
+
     def register(function):
         for class_name in class_names:
             _CONVERTERS[class_name] = function
@@ -59,7 +62,7 @@ def _converts(*class_names):
     return register
 
 
-def _value(layer, variable, what):
+def param_value(layer, variable, what):
     """Return a parameter's value: a shared variable's, a constant's, a closed expression's."""
     if isinstance(variable, SharedVariable):
         return np.asarray(variable.get_value(borrow=True))
@@ -72,7 +75,8 @@ def _value(layer, variable, what):
                                     "expression of other inputs, not a stored value") from None
 
 
-def _hint(layer, suffix=""):
+def hint_of(layer, suffix=""):
+    """Return a readable base for the names of a layer's tensors."""
     base = layer.name or type(layer).__name__
     return f"{base}{suffix}"
 
@@ -166,21 +170,21 @@ def _affine(builder, layer, x, W, b, hint):
     return out
 
 
-@_converts("DenseLayer", "ReLUDenseLayer", "DropConnectDenseLayer")
+@converts("DenseLayer", "ReLUDenseLayer", "DropConnectDenseLayer")
 def _dense(builder, layer, inputs):
-    hint = _hint(layer)
+    hint = hint_of(layer)
     x = _flatten_from(builder, inputs[0], len(layer.input_shape), layer.num_leading_axes, hint)
-    b = None if layer.b is None else _value(layer, layer.b, "b")
-    out = _affine(builder, layer, x, _value(layer, layer.W, "W"), b, hint)
+    b = None if layer.b is None else param_value(layer, layer.b, "b")
+    out = _affine(builder, layer, x, param_value(layer, layer.W, "W"), b, hint)
     return apply_nonlinearity(builder, layer.nonlinearity, out, hint, layer)
 
 
-@_converts("NINLayer")
+@converts("NINLayer")
 def _nin(builder, layer, inputs):
-    hint = _hint(layer)
+    hint = hint_of(layer)
     rank = len(layer.input_shape)
-    W = _value(layer, layer.W, "W")
-    b = None if layer.b is None else _value(layer, layer.b, "b")
+    W = param_value(layer, layer.W, "W")
+    b = None if layer.b is None else param_value(layer, layer.b, "b")
     if rank == 2:
         return apply_nonlinearity(builder, layer.nonlinearity,
                                   _affine(builder, layer, inputs[0], W, b, hint), hint, layer)
@@ -207,10 +211,10 @@ def _check_no_cropping(layer):
                                         "different shapes has no ONNX conversion here")
 
 
-@_converts("ConcatLayer")
+@converts("ConcatLayer")
 def _concat(builder, layer, inputs):
     _check_no_cropping(layer)
-    return builder.op("Concat", inputs, _hint(layer), axis=int(layer.axis))
+    return builder.op("Concat", inputs, hint_of(layer), axis=int(layer.axis))
 
 
 def _fold(builder, op_type, inputs, hint):
@@ -220,10 +224,10 @@ def _fold(builder, op_type, inputs, hint):
     return out
 
 
-@_converts("ElemwiseSumLayer")
+@converts("ElemwiseSumLayer")
 def _elemwise_sum(builder, layer, inputs):
     _check_no_cropping(layer)
-    hint = _hint(layer)
+    hint = hint_of(layer)
     scaled = []
     for index, (x, coeff) in enumerate(zip(inputs, layer.coeffs)):
         if coeff != 1:
@@ -234,12 +238,12 @@ def _elemwise_sum(builder, layer, inputs):
         "Identity", scaled, hint)
 
 
-@_converts("ElemwiseMergeLayer")
+@converts("ElemwiseMergeLayer")
 def _elemwise_merge(builder, layer, inputs):
     _check_no_cropping(layer)
     for name, op_type in _MERGE_OPS.items():
         if layer.merge_function is getattr(pt, name):
-            return _fold(builder, op_type, inputs, _hint(layer))
+            return _fold(builder, op_type, inputs, hint_of(layer))
     raise UnsupportedLayerError(f"cannot export {describe(layer)}: merge_function "
                                 f"{layer.merge_function!r} has no ONNX conversion")
 
@@ -247,57 +251,58 @@ def _elemwise_merge(builder, layer, inputs):
 # ----------------------------------------------------------------------
 # Element-wise layers with a parameter shared over some axes
 # ----------------------------------------------------------------------
-@_converts("NonlinearityLayer")
+@converts("NonlinearityLayer")
 def _nonlinearity(builder, layer, inputs):
-    out = apply_nonlinearity(builder, layer.nonlinearity, inputs[0], _hint(layer), layer)
-    return out if out != inputs[0] else builder.op("Identity", inputs, _hint(layer))
+    out = apply_nonlinearity(builder, layer.nonlinearity, inputs[0], hint_of(layer), layer)
+    return out if out != inputs[0] else builder.op("Identity", inputs, hint_of(layer))
 
 
-def _broadcast(layer, value):
-    """``value`` reshaped to the input's rank, size 1 along the shared axes."""
+def broadcast_to_rank(layer, value, shared_axes):
+    """Return ``value`` reshaped to the layer input's rank, size 1 along ``shared_axes``."""
     sizes = iter(value.shape)
     rank = len(layer.input_shape)
-    return value.reshape([1 if axis in layer.shared_axes else next(sizes)
-                          for axis in range(rank)])
+    return value.reshape([1 if axis in shared_axes else next(sizes) for axis in range(rank)])
 
 
-@_converts("BiasLayer")
+@converts("BiasLayer")
 def _bias(builder, layer, inputs):
     if layer.b is None:
         return inputs[0]
-    b = _broadcast(layer, _value(layer, layer.b, "b"))
-    return builder.op("Add", [inputs[0], builder.constant(b, f"{_hint(layer)}.b")], _hint(layer))
+    b = broadcast_to_rank(layer, param_value(layer, layer.b, "b"), layer.shared_axes)
+    hint = hint_of(layer)
+    return builder.op("Add", [inputs[0], builder.constant(b, f"{hint}.b")], hint)
 
 
-@_converts("ScaleLayer")
+@converts("ScaleLayer")
 def _scale(builder, layer, inputs):
-    scales = _broadcast(layer, _value(layer, layer.scales, "scales"))
-    return builder.op("Mul", [inputs[0], builder.constant(scales, f"{_hint(layer)}.scales")],
-                      _hint(layer))
+    scales = broadcast_to_rank(layer, param_value(layer, layer.scales, "scales"),
+                               layer.shared_axes)
+    return builder.op("Mul", [inputs[0], builder.constant(scales, f"{hint_of(layer)}.scales")],
+                      hint_of(layer))
 
 
-@_converts("ParametricRectifierLayer")
+@converts("ParametricRectifierLayer")
 def _prelu(builder, layer, inputs):
-    alpha = _broadcast(layer, _value(layer, layer.alpha, "alpha"))
-    return builder.op("PRelu", [inputs[0], builder.constant(alpha, f"{_hint(layer)}.alpha")],
-                      _hint(layer))
+    alpha = broadcast_to_rank(layer, param_value(layer, layer.alpha, "alpha"), layer.shared_axes)
+    return builder.op("PRelu", [inputs[0], builder.constant(alpha, f"{hint_of(layer)}.alpha")],
+                      hint_of(layer))
 
 
 # ----------------------------------------------------------------------
 # Shape layers
 # ----------------------------------------------------------------------
-@_converts("FlattenLayer")
+@converts("FlattenLayer")
 def _flatten(builder, layer, inputs):
     rank = len(layer.input_shape)
     if layer.outdim == rank:
-        return builder.op("Identity", inputs, _hint(layer))
+        return builder.op("Identity", inputs, hint_of(layer))
     if layer.outdim == 2:
-        return builder.op("Flatten", inputs, _hint(layer), axis=1)
-    shape = builder.indices([0] * (layer.outdim - 1) + [-1], f"{_hint(layer)}.shape")
-    return builder.op("Reshape", [inputs[0], shape], _hint(layer))
+        return builder.op("Flatten", inputs, hint_of(layer), axis=1)
+    shape = builder.indices([0] * (layer.outdim - 1) + [-1], f"{hint_of(layer)}.shape")
+    return builder.op("Reshape", [inputs[0], shape], hint_of(layer))
 
 
-@_converts("ReshapeLayer")
+@converts("ReshapeLayer")
 def _reshape(builder, layer, inputs):
     target = []
     for position, size in enumerate(layer.shape):
@@ -309,8 +314,8 @@ def _reshape(builder, layer, inputs):
             target.append(0)
         else:
             target.append(int(size))
-    shape = builder.indices(target, f"{_hint(layer)}.shape")
-    return builder.op("Reshape", [inputs[0], shape], _hint(layer))
+    shape = builder.indices(target, f"{hint_of(layer)}.shape")
+    return builder.op("Reshape", [inputs[0], shape], hint_of(layer))
 
 
 # ----------------------------------------------------------------------

@@ -1,13 +1,13 @@
-"""train_higgs.py --folds (local executor) and predict_higgs.py on its ensemble file."""
+"""train_higgs.py bags (--folds K --repeats R, local executor) and predict_higgs.py on them."""
 import csv
 import json
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 from helpers import run_script
 
+from dropout_layers.checkpoint import load_ensemble
 from dropout_layers_higgs.synthetic import write_toy_higgs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,18 +37,18 @@ def test_ensemble_run_writes_members_file_and_cv_metrics(ensemble_run):
     assert proc.stderr == ""
     assert sorted(p.name for p in (out / "members").iterdir()) == [
         f"member_00{i}.h5" for i in range(4)]
-    with h5py.File(out / "ensemble.h5", "r") as h5file:
-        assert sorted(h5file["members"]) == ["0", "1", "2", "3"]
-        threshold = h5file.attrs["threshold"]
+    bag = load_ensemble(out / "model.h5")
+    assert len(bag.members) == 4
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["ensemble"]["n_members"] == 4 and metrics["ensemble"]["trained"] == [0, 1, 2, 3]
-    assert metrics["threshold"] == threshold
+    assert metrics["mode"] == "bag" and metrics["ensemble"]["n_members"] == 4
+    assert metrics["ensemble"]["trained"] == [0, 1, 2, 3]
+    assert metrics["threshold"] == bag.threshold and bag.metadata["run_id"] == metrics["run_id"]
     cv = metrics["cross_validation"]
     assert {"auc", "ams_cross_fitted", "ams_top15", "ams_best_oof"} <= set(cv)
     aucs = [member["auc"] for member in metrics["members"]]
     assert metrics["member_spread"]["auc"]["std"] == pytest.approx(np.std(aucs))
     assert "AMS, cut chosen on the other folds" in proc.stdout
-    assert "predict_higgs.py" in proc.stdout and "ensemble.h5" in proc.stdout
+    assert f"next: python scripts/predict_higgs.py {out / 'model.h5'} test.csv" in proc.stdout
 
 
 def test_resume_keeps_finished_members(ensemble_run, toy_file):
@@ -66,7 +66,7 @@ def test_resume_keeps_finished_members(ensemble_run, toy_file):
 
 def test_predict_with_mc_writes_std_beside_score(ensemble_run, toy_file):
     out, _ = ensemble_run
-    proc = run_script(PREDICT, out / "ensemble.h5", toy_file, "--out", out / "submission.csv",
+    proc = run_script(PREDICT, out / "model.h5", toy_file, "--out", out / "submission.csv",
                       "--mc", "3", cwd=out)
     assert proc.returncode == 0, proc.stderr
     assert "ensemble of 4 members, deterministic; MC dropout, 3 passes each" in proc.stdout
@@ -79,10 +79,11 @@ def test_predict_with_mc_writes_std_beside_score(ensemble_run, toy_file):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--executor", "ray"), "--executor ray needs --folds K (ensemble training)"),
-    (("--folds", "2", "--resume", "model.h5"), "with --folds, --resume takes no CHECKPOINT"),
-    (("--folds", "2", "--test-fraction", "0.1"), "--test-fraction does not apply with --folds"),
-    (("--folds", "1"), "argument --folds: must be at least 2, got 1"),
+    (("--folds", "1", "--executor", "ray"), "--executor ray needs a bag (--folds 2 or more"),
+    (("--folds", "2", "--resume", "model.h5"), "a bag resumes from --out: give --resume without"),
+    (("--folds", "1", "--resume"), "--resume without a CHECKPOINT resumes a bag in --out"),
+    (("--valid-fraction", "0.3"), "--valid-fraction needs --folds 1"),
+    (("--folds", "0",), "argument --folds: must be"),
     (("--folds", "2", "--ray-address", "auto"), "--ray-address needs --executor ray"),
 ])
 def test_bad_ensemble_options(tmp_path, args, message):

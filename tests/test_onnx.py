@@ -244,6 +244,39 @@ def test_higgs_checkpoint_reproduces_predict_on_raw_events(tmp_path, raw_dtype):
     assert np.max(np.abs(got - expected)) <= 1e-5
 
 
+def test_ensemble_file_is_the_mean_of_its_members(tmp_path):
+    from dropout_layers.preprocessing import FeaturePipeline, Log1p, Standardize
+
+    pipeline = FeaturePipeline(["a", "b", "c"], [Log1p([0]), Standardize([1, 2], [1.0, -2.0],
+                                                                        [2.0, 0.5])])
+    members = []
+    for seed in range(3):
+        with dl.random.seeded(seed):
+            hidden = dl.SwitchDropoutLayer(dl.ReLUDenseLayer(dl.InputLayer((None, 3)), 8), p=0.5)
+            members.append(dl.DenseLayer(hidden, 1, nonlinearity=nl.sigmoid))
+    dl.save_ensemble(tmp_path / "ensemble.h5", dl.Ensemble(members,
+                                                           preprocessing=pipeline.get_state()))
+    model = to_onnx(tmp_path / "ensemble.h5")
+    raw = np.random.default_rng(4).uniform(-1, 5, size=(50, 3))
+    got = _session(model).run(None, {"input": raw})[0]
+    expected = dl.load_ensemble(tmp_path / "ensemble.h5").predict(pipeline.transform(raw))
+    assert got.shape == expected.shape == (50, 1)
+    assert np.max(np.abs(got - expected)) <= 1e-6
+    assert [node.op_type for node in model.graph.node].count("MatMul") == 6
+
+
+def test_preprocessing_that_is_no_pipeline_is_refused_unless_left_out(tmp_path):
+    with dl.random.seeded(0):
+        network = _mlp(7)
+    dl.save_checkpoint(tmp_path / "model.h5", network, preprocessing={"scale": np.ones(7)})
+    with pytest.raises(UnsupportedLayerError, match="preprocess=False"):
+        to_onnx(tmp_path / "model.h5")
+    model = to_onnx(tmp_path / "model.h5", preprocess=False)
+    assert model.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 7
+    with pytest.raises(UnsupportedLayerError, match="no FeaturePipeline"):
+        to_onnx(network, preprocess=True)
+
+
 def test_sklearn_estimator_exports_its_probabilities(tmp_path):
     sklearn = pytest.importorskip("dropout_layers.sklearn")
     rng = np.random.RandomState(0)

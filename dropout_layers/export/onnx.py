@@ -8,7 +8,9 @@ that stores a :class:`~dropout_layers.preprocessing.FeaturePipeline`, the
 pipeline comes first (see :mod:`~dropout_layers.export.onnx_steps`), so
 that the model takes raw events, as
 :meth:`Checkpoint.predict <dropout_layers.checkpoint.Checkpoint.predict>`
-does, and reproduces its output (to about 1e-6 in float32).
+does, and reproduces its output (to about 1e-6 in float32). An ensemble
+file (or :class:`~dropout_layers.Ensemble`) becomes one graph: the shared
+preprocessing, every member, and the mean of their outputs.
 
 The graph is built with :mod:`onnx.helper` (``make_node``, ``make_graph``,
 ``make_model``) and ``numpy_helper.from_array``, at opset :data:`OPSET`
@@ -38,6 +40,7 @@ True
 >>> bool(np.allclose(session.run(None, {"input": X})[0], expected, atol=1e-6))
 True
 """
+import dataclasses
 import json
 import os
 
@@ -46,9 +49,11 @@ import onnx
 from onnx import helper
 
 from .._version import __version__
-from ..checkpoint import Checkpoint, load_checkpoint
+from ..checkpoint import Checkpoint, is_ensemble_file, load_checkpoint, load_ensemble
+from ..ensemble import Ensemble
 from ..files import atomic_path
 from ..layers import InputLayer, Layer, get_all_layers
+from ..preprocessing import FeaturePipeline
 from . import onnx_spatial  # noqa: F401  (registers the convolution and pooling conversions)
 from .onnx_builder import GraphBuilder, tensor_type
 from .onnx_layers import UnsupportedLayerError, convert_layer
@@ -64,22 +69,58 @@ IR_VERSION = 8
 _RAW_DTYPES = ("float64", "float32")
 
 
+@dataclasses.dataclass
+class _Source:
+    """What to export: output layers, the pipeline before them, whether to average them."""
+
+    outputs: list
+    pipeline: object = None
+    average: bool = False
+    unreadable_preprocessing: bool = False
+
+
+def _pipeline_of(state):
+    if state is None or not FeaturePipeline.is_state(state):
+        return None
+    return FeaturePipeline.from_state(state)
+
+
 def _source(source, key):
-    """Return ``(output layers, pipeline)`` of a network, checkpoint, path or estimator."""
+    """Return the :class:`_Source` of a network, checkpoint, ensemble, path or estimator."""
     if isinstance(source, (str, os.PathLike)):
-        source = load_checkpoint(source, key=key)
+        source = (load_ensemble if is_ensemble_file(source) else load_checkpoint)(source, key=key)
     if isinstance(source, Checkpoint):
-        outputs, pipeline = source.network, source.pipeline
+        found = _Source(source.network, source.pipeline,
+                        unreadable_preprocessing=source.preprocessing is not None
+                        and source.pipeline is None)
+    elif isinstance(source, Ensemble):
+        pipeline = _pipeline_of(source.preprocessing)
+        found = _Source(list(source.members), pipeline, average=True,
+                        unreadable_preprocessing=source.preprocessing is not None
+                        and pipeline is None)
     elif hasattr(source, "to_network") and not isinstance(source, Layer):
-        outputs, pipeline = source.to_network(), None
+        found = _Source(source.to_network())
     else:
-        outputs, pipeline = source, None
-    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-    if not outputs or not all(isinstance(layer, Layer) for layer in outputs):
-        raise TypeError("export_onnx takes a Layer, a list of Layers, a Checkpoint, a checkpoint "
-                        f"path or a fitted dropout_layers.sklearn estimator, got "
+        found = _Source(source)
+    outputs = found.outputs
+    found.outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    if not found.outputs or not all(isinstance(layer, Layer) for layer in found.outputs):
+        raise TypeError("export_onnx takes a Layer, a list of Layers, a Checkpoint, an Ensemble, "
+                        "a checkpoint path or a fitted dropout_layers.sklearn estimator, got "
                         f"{type(source).__name__}")
-    return outputs, pipeline
+    return found
+
+
+def _chosen_pipeline(found, preprocess):
+    if preprocess is False:
+        return None
+    if found.pipeline is None and (preprocess is True or found.unreadable_preprocessing):
+        raise UnsupportedLayerError(
+            "the checkpoint stores no FeaturePipeline to export" if preprocess is True else
+            "the checkpoint's stored preprocessing is not a FeaturePipeline, so it cannot be "
+            "exported; pass preprocess=False to export the network alone, which then takes "
+            "preprocessed features")
+    return found.pipeline
 
 
 def _dims(shape):
@@ -96,28 +137,50 @@ def _names(base, count, layers):
     return [f"{base}_{index}" for index in range(count)]
 
 
-def _graph_inputs(builder, input_layers, pipeline, input_name, raw_dtype):
-    """Name the graph inputs and map each input layer to its tensor (after preprocessing)."""
+def _shared_input(builder, input_layers, pipeline, input_name, raw_dtype):
+    """One graph input (raw events through the pipeline, or features) for every input layer."""
+    shapes = {tuple(layer.shape) for layer in input_layers}
+    if len(shapes) != 1:
+        raise UnsupportedLayerError(f"the ensemble's members take inputs of different shapes "
+                                    f"{sorted(shapes, key=str)}")
+    name = builder.reserve(input_name)
     if pipeline is None:
-        names = _names(input_name, len(input_layers), input_layers)
-        values = [helper.make_tensor_value_info(builder.reserve(name),
-                                                tensor_type(layer.input_var.dtype),
-                                                _dims(layer.shape))
-                  for name, layer in zip(names, input_layers)]
-        return values, dict(zip(input_layers, names))
-    if len(input_layers) != 1:
-        raise UnsupportedLayerError(f"a feature pipeline feeds one input layer, the network "
-                                    f"has {len(input_layers)}")
-    raw = builder.reserve(input_name)
-    value = helper.make_tensor_value_info(raw, tensor_type(raw_dtype),
+        value = helper.make_tensor_value_info(name, tensor_type(builder.dtype),
+                                              _dims(input_layers[0].shape))
+        return [value], {layer: name for layer in input_layers}
+    value = helper.make_tensor_value_info(name, tensor_type(raw_dtype),
                                           ["N", len(pipeline.input_names)])
     network_dtype = builder.dtype
     builder.dtype = np.dtype(raw_dtype)
-    features = convert_pipeline(builder, pipeline, raw)
+    features = convert_pipeline(builder, pipeline, name)
     builder.dtype = network_dtype
     if np.dtype(raw_dtype) != network_dtype:
         features = builder.op("Cast", [features], "network_input", to=tensor_type(network_dtype))
-    return [value], {input_layers[0]: features}
+    return [value], {layer: features for layer in input_layers}
+
+
+def _graph_inputs(builder, input_layers, pipeline, input_name, raw_dtype, shared):
+    """Name the graph inputs and map each input layer to its tensor (after preprocessing)."""
+    if shared or pipeline is not None:
+        if pipeline is not None and not shared and len(input_layers) != 1:
+            raise UnsupportedLayerError(f"a feature pipeline feeds one input layer, the network "
+                                        f"has {len(input_layers)}")
+        return _shared_input(builder, input_layers, pipeline, input_name, raw_dtype)
+    names = _names(input_name, len(input_layers), input_layers)
+    values = [helper.make_tensor_value_info(builder.reserve(name),
+                                            tensor_type(layer.input_var.dtype),
+                                            _dims(layer.shape))
+              for name, layer in zip(names, input_layers)]
+    return values, dict(zip(input_layers, names))
+
+
+def _average(builder, results):
+    """Return the plain mean of the members' outputs, as :meth:`Ensemble.predict` takes it."""
+    total = results[0]
+    for index, result in enumerate(results[1:], start=1):
+        total = builder.op("Add", [total, result], f"ensemble.sum{index}")
+    count = builder.constant(np.asarray(float(len(results))), "ensemble.members")
+    return [builder.op("Div", [total, count], "ensemble.mean")]
 
 
 def _convert_network(builder, outputs, tensors):
@@ -140,15 +203,17 @@ def _metadata(model, pipeline):
     helper.set_model_props(model, props)
 
 
-def to_onnx(source, input_name="input", output_name="output", raw_dtype="float64", key=None):
-    """Build the ONNX model of a network or checkpoint, checked, without writing it.
+def to_onnx(source, input_name="input", output_name="output", raw_dtype="float64", key=None,
+            preprocess=None):
+    """Build the ONNX model of a network, checkpoint or ensemble, checked, without writing it.
 
     Parameters
     ----------
-    source : Layer, list of Layer, Checkpoint, str or os.PathLike, or estimator
-        The output layer(s) of a network; a :class:`~dropout_layers.Checkpoint`
-        or the path of a checkpoint file (its stored feature pipeline is
-        exported too); or a fitted
+    source : Layer, list of Layer, Checkpoint, Ensemble, str or os.PathLike, or estimator
+        The output layer(s) of a network; a :class:`~dropout_layers.Checkpoint`,
+        an :class:`~dropout_layers.Ensemble` (the mean of its members, as
+        its ``predict``) or the path of either file (a stored feature
+        pipeline is exported too); or a fitted
         :class:`~dropout_layers.sklearn.DropoutMLPClassifier` or
         ``DropoutMLPRegressor`` (its :meth:`to_network`).
     input_name, output_name : str
@@ -160,7 +225,11 @@ def to_onnx(source, input_name="input", output_name="output", raw_dtype="float64
         preprocessing. float64 reproduces the pipeline's own arithmetic;
         float32 suits runtimes that compute in float only (such as SOFIE).
     key : bytes or str, optional
-        For a checkpoint path: the HMAC key it was saved with.
+        For a file: the HMAC key it was saved with.
+    preprocess : None, bool
+        None (default): export the stored feature pipeline if there is one,
+        and refuse stored preprocessing that is not a pipeline. True:
+        require a pipeline. False: export the network alone.
 
     Returns
     -------
@@ -174,14 +243,21 @@ def to_onnx(source, input_name="input", output_name="output", raw_dtype="float64
     """
     if raw_dtype not in _RAW_DTYPES:
         raise ValueError(f"raw_dtype must be one of {_RAW_DTYPES}, got {raw_dtype!r}")
-    outputs, pipeline = _source(source, key)
+    found = _source(source, key)
+    pipeline = _chosen_pipeline(found, preprocess)
+    outputs = found.outputs
     input_layers = [layer for layer in get_all_layers(outputs) if isinstance(layer, InputLayer)]
     builder = GraphBuilder(input_layers[0].input_var.dtype)
-    output_names = [builder.reserve(name) for name in _names(output_name, len(outputs), outputs)]
-    inputs, tensors = _graph_inputs(builder, input_layers, pipeline, input_name, raw_dtype)
+    output_layers = outputs[:1] if found.average else outputs
+    output_names = [builder.reserve(name)
+                    for name in _names(output_name, len(output_layers), output_layers)]
+    inputs, tensors = _graph_inputs(builder, input_layers, pipeline, input_name, raw_dtype,
+                                    shared=found.average)
     results = _convert_network(builder, outputs, tensors)
+    if found.average:
+        results = _average(builder, results)
     graph_outputs = []
-    for name, layer, result in zip(output_names, outputs, results):
+    for name, layer, result in zip(output_names, output_layers, results):
         builder.op("Identity", [result], name, output=name)
         graph_outputs.append(helper.make_tensor_value_info(name, tensor_type(builder.dtype),
                                                            _dims(layer.output_shape)))
@@ -209,8 +285,8 @@ def export_onnx(source, path, **options):
         The ``.onnx`` file; written atomically (an existing file is replaced
         only once the new one is complete).
     **options
-        ``input_name``, ``output_name``, ``raw_dtype``, ``key``: see
-        :func:`to_onnx`.
+        ``input_name``, ``output_name``, ``raw_dtype``, ``key``,
+        ``preprocess``: see :func:`to_onnx`.
 
     Returns
     -------

@@ -9,11 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import run_script as run_any_script
 from helpers import with_field
 
-from dropout_layers.checkpoint import load_ensemble
+from dropout_layers.checkpoint import load_checkpoint, load_ensemble
+from dropout_layers.training.loggers import read_tensorboard_scalars
 from dropout_layers_higgs.cli.rundir import LOCK_NAME
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +47,8 @@ def previous_run(toy_training, tmp_path_factory):
     """An output directory holding the files of an earlier successful single-network run."""
     out = tmp_path_factory.mktemp("higgs_out")
     proc = run_script("--data", toy_training, "--out", out, "--folds", "1", "--hidden", "8",
-                      "--epochs", "2", "--batch-size", "16", "--quiet", cwd=out)
+                      "--epochs", "2", "--batch-size", "16", "--log-dir", out.parent / "logs",
+                      "--quiet", cwd=out)
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
@@ -225,7 +228,7 @@ def two_file_run(two_files):
     # A bag (the default), of three small networks to keep the test short.
     proc = run_script("--data", "sig.csv", "bg.csv", "--out", out, "--folds", "3", "--hidden",
                       "16", "--epochs", "3", "--batch-size", "32", "--learning-rate", "0.01",
-                      "--quiet", cwd=two_files)
+                      "--log-dir", "logs", "--quiet", cwd=two_files)
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
@@ -293,3 +296,32 @@ def test_prediction_with_a_chosen_cut_says_which(two_file_run, two_files, cut, e
     assert by_rank == ["s"] * n_signal + ["b"] * (len(rows) - n_signal)
     if cut[0] == "--top-fraction":
         assert n_signal == 300  # 0.2 of 1,500, no ties among sigmoid scores
+
+
+# --------------------------------------------------------------------------
+# --log-dir: TensorBoard
+# --------------------------------------------------------------------------
+
+
+def assert_logged(log_dir, history):
+    scalars = read_tensorboard_scalars(log_dir)
+    for key in ("train_loss", "valid_loss", "valid_auc", "learning_rate"):
+        steps, values = zip(*scalars[key])
+        assert list(steps) == [row["epoch"] for row in history]
+        np.testing.assert_allclose(values, [row[key] for row in history], rtol=1e-6)
+
+
+def test_log_dir_holds_the_epochs_of_a_single_network(previous_run):
+    out, proc = previous_run
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    assert_logged(out.parent / "logs", history)
+    assert f"TensorBoard logs of 1 network in {out.parent / 'logs'}" in proc.stdout
+
+
+def test_log_dir_holds_one_directory_per_network_of_a_bag(two_file_run, two_files):
+    out, _ = two_file_run
+    logs = two_files / "logs"
+    assert sorted(p.name for p in logs.iterdir()) == [f"network_00{i}" for i in range(3)]
+    for index in range(3):
+        history = load_checkpoint(out / "members" / f"member_00{index}.h5").history
+        assert_logged(logs / f"network_00{index}", history)

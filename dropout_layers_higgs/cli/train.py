@@ -55,6 +55,7 @@ from .common import (
     run_main,
 )
 from .rundir import RunDirectory
+from .tensorboard import tensorboard_loggers, write_histories
 from .train_args import SYNTHETIC_EVENTS, build_parser, parse_args, pipeline_options
 
 __all__ = ["main", "run", "train", "load_training_data", "CHECKPOINT_NAME", "METRICS_NAME"]
@@ -180,7 +181,10 @@ def _fit(args, data, options, run_dir, resume):
 def train(args, data, dataset, options, run_dir, start):
     """Train as the options say (a bag, or one network), write the files, print the summary."""
     resume, options = _resume_point(args, data, options)
+    loggers = tensorboard_loggers(args.log_dir, options.n_members) if args.log_dir else None
     result = _fit(args, data, options, run_dir, resume)
+    if loggers:
+        write_histories(loggers, result.histories)
     metrics = pipeline.metrics_summary(result, data, dataset, synthetic=args.data is None,
                                        seconds=time.perf_counter() - start)
     metrics["run_id"] = run_dir.run_id
@@ -191,6 +195,9 @@ def train(args, data, dataset, options, run_dir, start):
     _say(report.summary_table(metrics))
     _say()
     _say(f"wrote {', '.join(map(str, run_dir.written))} in {time.perf_counter() - start:.1f} s")
+    if loggers:
+        _say(f"TensorBoard logs of {len(loggers)} network{'s' if len(loggers) > 1 else ''} in "
+             f"{args.log_dir}: tensorboard --logdir {args.log_dir}")
     _say(_next_command(run_dir.prog, run_dir.file(CHECKPOINT_NAME), data))
     return 0
 

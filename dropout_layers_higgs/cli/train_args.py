@@ -161,8 +161,9 @@ def _add_run_arguments(parser):
                             "are kept; a single network (--folds 1): continue training from "
                             "its model.h5")
     group.add_argument("--log-dir", metavar="DIR",
-                       help="write TensorBoard logs (loss, validation figures, learning rate "
-                            "per epoch) to DIR; needs the log extra (tensorboardX)")
+                       help="write each network's epochs (loss, validation figures, learning "
+                            "rate) as TensorBoard scalars to DIR (DIR/network_000, ... for a "
+                            "bag) when it has trained; needs the log extra (tensorboardX)")
     group.add_argument("--threads", type=positive_int,
                        help="BLAS threads (default 1 unless OPENBLAS_NUM_THREADS or "
                             "OMP_NUM_THREADS is set; more only pays for wide networks on "
@@ -267,7 +268,8 @@ def _check_search_options(args):
             raise UsageError("--search-max-concurrent needs --search N")
         return
     for option, given in (("--folds", args.folds is not None),
-                          ("--resume", args.resume is not None)):
+                          ("--resume", args.resume is not None),
+                          ("--log-dir", args.log_dir is not None)):
         if given:
             raise UsageError(f"--search does not combine with {option}: search first, then "
                              "train the printed configuration")

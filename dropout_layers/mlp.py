@@ -3,7 +3,7 @@
 Model selection fits one architecture many times: a grid search over the
 dropout rate, a cross-validation, scikit-learn's estimator checks. A fit of
 a small network takes a fraction of a second, but compiling its training
-graph takes about a second, and tens of seconds on a cold numba cache.
+graph takes about a second, and several on a cold numba cache.
 :func:`compiled_mlp` therefore keeps one :class:`CompiledMLP` for each
 :class:`MLPSpec`, the few settings that fix the graph (the widths, the
 activation, the output, the update rule, the dtype), and everything else a
@@ -190,10 +190,6 @@ def _scalar(value, dtype, name):
     return pytensor.shared(np.asarray(value, dtype=dtype), name=name)
 
 
-def _zeros(*shape, dtype):
-    return np.zeros(shape, dtype=dtype)
-
-
 def build_mlp(spec, rates=None, params=None, output_nonlinearity=None):
     """Build the layers of a dropout MLP.
 
@@ -219,7 +215,7 @@ def build_mlp(spec, rates=None, params=None, output_nonlinearity=None):
     dtype = spec.dtype
     sizes = (spec.n_features,) + spec.hidden_layer_sizes + (spec.n_outputs,)
     if params is None:
-        params = [_zeros(*shape, dtype=dtype) for n_in, n_out in zip(sizes[:-1], sizes[1:])
+        params = [np.zeros(shape, dtype=dtype) for n_in, n_out in zip(sizes[:-1], sizes[1:])
                   for shape in ((n_in, n_out), (n_out,))]
     layer = InputLayer((None, spec.n_features), input_var=pt.matrix("X", dtype=dtype),
                        name="input")

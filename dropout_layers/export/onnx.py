@@ -261,7 +261,12 @@ def to_onnx(source, input_name="input", output_name="output", raw_dtype="float64
         builder.op("Identity", [result], name, output=name)
         graph_outputs.append(helper.make_tensor_value_info(name, tensor_type(builder.dtype),
                                                            _dims(layer.output_shape)))
-    graph = helper.make_graph(builder.nodes, "dropout_layers_network", inputs, graph_outputs,
+    return _checked_model(builder, inputs, graph_outputs, pipeline)
+
+
+def _checked_model(builder, inputs, outputs, pipeline):
+    """Assemble the graph and the model, with metadata, and run the ONNX checker."""
+    graph = helper.make_graph(builder.nodes, "dropout_layers_network", inputs, outputs,
                               initializer=builder.initializers,
                               doc_string="Deterministic network exported by dropout_layers"
                                          + (" with its preprocessing" if pipeline else ""))

@@ -226,3 +226,23 @@ def test_a_real_full_disk_ends_in_one_line_and_loses_nothing(good_run, toy_file,
     if not kept and proc.returncode != 0:
         assert snapshot(out) == snapshot(good_run)
     assert temporaries(out) == []
+
+
+@pytest.mark.slow
+def test_a_bag_that_fills_the_disk_resumes_once_there_is_space(toy_file, small_disk):
+    out = small_disk / "out"
+    bag = ("--folds", "3", "--hidden", "16", "--epochs", "2", "--batch-size", "32", "--quiet")
+    # Room for about one network's checkpoint.
+    fill(small_disk, 60 * 1024)
+    proc = run_script(SCRIPT, "--data", toy_file, "--out", out, *bag, cwd=small_disk.parent)
+    assert proc.returncode == 1
+    assert one_error_line(proc.stderr) == (
+        f"train_higgs.py: error: no space left on {out}; the finished networks are kept in "
+        f"{out / 'members'}: free some space and add --resume to train only the missing ones\n")
+    kept = sorted(path.name for path in (out / "members").iterdir())
+    assert kept and not (out / "model.h5").exists() and temporaries(out / "members") == []
+    (small_disk / "filler").unlink()
+    proc = run_script(SCRIPT, "--data", toy_file, "--out", out, *bag, "--resume",
+                      cwd=small_disk.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{3 - len(kept)} trained, {len(kept)} resumed" in proc.stdout

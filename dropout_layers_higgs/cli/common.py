@@ -124,12 +124,30 @@ def describe_files(paths, limit=3):
 
 
 def is_disk_full(exc):
-    """Whether an :class:`OSError` says the disk (or the user's quota) is full."""
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    """Whether an error says the disk (or the user's quota) is full.
+
+    An :class:`OSError` carries ``errno``; HDF5 reports a write that failed
+    while closing a file as a :class:`RuntimeError` whose text holds the
+    system's ``errno = 28`` and its message, and nothing else to go by.
+
+    Examples
+    --------
+    >>> is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    True
+    >>> is_disk_full(RuntimeError("Disable slist on flush dest failure failed (file write "
+    ...                           "failed: errno = 28, error message = 'No space left on device')"))
+    True
+    >>> is_disk_full(OSError(errno.EACCES, "Permission denied"))
+    False
+    """
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(exc, (OSError, RuntimeError)) and (
+        f"errno = {errno.ENOSPC}," in str(exc) or os.strerror(errno.ENOSPC) in str(exc))
 
 
 @contextlib.contextmanager
-def reporting_full_disk(directory, written=()):
+def reporting_full_disk(directory, written=(), note=None):
     """Turn a full disk inside the block into one :class:`DiskFullError` line.
 
     Parameters
@@ -139,15 +157,18 @@ def reporting_full_disk(directory, written=()):
     written : list, optional
         The files the block has completed so far (it may append to it), named
         in the message as kept.
+    note : str, optional
+        Added to the message, for example what to do next.
     """
     try:
         yield
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
         if not is_disk_full(exc):
             raise
         kept = [Path(path).name for path in written]
         raise DiskFullError(f"no space left on {directory}"
-                            + (f"; kept {', '.join(kept)}" if kept else "")) from None
+                            + (f"; kept {', '.join(kept)}" if kept else "")
+                            + (f"; {note}" if note else "")) from None
 
 
 def run_main(main, prog, argv=None, interrupted="interrupted; nothing written"):

@@ -223,7 +223,10 @@ def main(argv=None, prog="train-higgs"):
                        else args.threads or args.cpus_per_member)
     out = check_out_dir(args.out)
     run_dir = RunDirectory(out, prog)
-    with reporting_full_disk(out, run_dir.written), run_dir:
+    note = (None if options.folds == 1 else
+            f"the finished networks are kept in {out / MEMBER_DIRECTORY}: free some space and "
+            "add --resume to train only the missing ones")
+    with reporting_full_disk(out, run_dir.written, note), run_dir:
         train_modes.check_ray_address(args.ray_address)
         data, dataset = load_training_data(args)
         if args.search is not None:

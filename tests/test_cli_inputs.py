@@ -16,6 +16,7 @@ from dropout_layers.files import temporary_name
 from dropout_layers_higgs.cli.common import DiskFullError, describe_files, reporting_full_disk
 from dropout_layers_higgs.cli.predict import choose_cut
 from dropout_layers_higgs.cli.rundir import LOCK_NAME, OutputInUseError, RunDirectory
+from dropout_layers_higgs.cli.train import load_training_data
 from dropout_layers_higgs.cli.train_args import DEFAULTS, build_parser, parse_args, pipeline_options
 from dropout_layers_higgs.cli.train_modes import check_ray_address
 from dropout_layers_higgs.errors import HiggsDataError
@@ -235,3 +236,10 @@ def test_ray_address_checks_accept_auto_and_a_listening_port():
         check_ray_address(f"127.0.0.1:{server.getsockname()[1]}")
     with pytest.raises(ExecutorError, match="expected 'auto', 'HOST:PORT'"):
         check_ray_address("127.0.0.1:notaport")
+
+
+def test_the_built_in_data_are_named_synthetic(capsys):
+    args = build_parser("train-higgs").parse_args([])
+    data, name = load_training_data(args)
+    assert name.startswith("synthetic ") and f"{data.n_events:,}" in name
+    assert "SYNTHETIC events" in capsys.readouterr().out

@@ -55,7 +55,7 @@ from .common import (
     run_main,
 )
 from .rundir import RunDirectory
-from .tensorboard import tensorboard_loggers, write_histories
+from .tensorboard import tensorboard_callbacks
 from .train_args import SYNTHETIC_EVENTS, build_parser, parse_args, pipeline_options
 
 __all__ = ["main", "run", "train", "load_training_data", "CHECKPOINT_NAME", "METRICS_NAME"]
@@ -168,23 +168,24 @@ def _resume_point(args, data, options):
     return resume, pipeline.resumed_options(resume, options)
 
 
-def _fit(args, data, options, run_dir, resume):
+def _fit(args, data, options, run_dir, resume, callbacks):
     """Run the pipeline: one network, or a bag with its members kept in ``members/``."""
     if options.folds == 1:
-        return pipeline.run_pipeline(data, options, seed=args.seed, resume=resume)
+        return pipeline.run_pipeline(data, options, seed=args.seed, resume=resume,
+                                     callbacks=callbacks)
     _say(train_modes.bag_banner(args, options, run_dir))
     store = MemberStore(run_dir.path, resume=args.resume == "")
     return pipeline.run_pipeline(data, options, seed=args.seed,
-                                 settings=train_modes.executor_settings(args), store=store)
+                                 settings=train_modes.executor_settings(args), store=store,
+                                 callbacks=callbacks)
 
 
 def train(args, data, dataset, options, run_dir, start):
     """Train as the options say (a bag, or one network), write the files, print the summary."""
     resume, options = _resume_point(args, data, options)
-    loggers = tensorboard_loggers(args.log_dir, options.n_members) if args.log_dir else None
-    result = _fit(args, data, options, run_dir, resume)
-    if loggers:
-        write_histories(loggers, result.histories)
+    callbacks = (tensorboard_callbacks(args.log_dir, options.n_members) if args.log_dir
+                 else None)
+    result = _fit(args, data, options, run_dir, resume, callbacks)
     metrics = pipeline.metrics_summary(result, data, dataset, synthetic=args.data is None,
                                        seconds=time.perf_counter() - start)
     metrics["run_id"] = run_dir.run_id
@@ -195,9 +196,10 @@ def train(args, data, dataset, options, run_dir, start):
     _say(report.summary_table(metrics))
     _say()
     _say(f"wrote {', '.join(map(str, run_dir.written))} in {time.perf_counter() - start:.1f} s")
-    if loggers:
-        _say(f"TensorBoard logs of {len(loggers)} network{'s' if len(loggers) > 1 else ''} in "
-             f"{args.log_dir}: tensorboard --logdir {args.log_dir}")
+    if callbacks:
+        _say(f"TensorBoard logs of {options.n_members} network"
+             f"{'s' if options.n_members > 1 else ''} in {args.log_dir}: tensorboard --logdir "
+             f"{args.log_dir}")
     _say(_next_command(run_dir.prog, run_dir.file(CHECKPOINT_NAME), data))
     return 0
 

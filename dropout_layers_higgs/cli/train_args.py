@@ -163,7 +163,7 @@ def _add_run_arguments(parser):
     group.add_argument("--log-dir", metavar="DIR",
                        help="write each network's epochs (loss, validation figures, learning "
                             "rate) as TensorBoard scalars to DIR (DIR/network_000, ... for a "
-                            "bag) when it has trained; needs the log extra (tensorboardX)")
+                            "bag) as it trains; needs the log extra (tensorboardX)")
     group.add_argument("--threads", type=positive_int,
                        help="BLAS threads (default 1 unless OPENBLAS_NUM_THREADS or "
                             "OMP_NUM_THREADS is set; more only pays for wide networks on "

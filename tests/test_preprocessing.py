@@ -183,6 +183,22 @@ def test_predict_without_a_pipeline(tmp_path):
         loaded.predict(np.ones((3, 3)))
 
 
+def test_a_loaded_ensemble_carries_its_pipeline(tmp_path):
+    members = [dl.DenseLayer(dl.InputLayer((None, 4), name="input"), 1, name="output")
+               for _ in range(2)]
+    path = tmp_path / "bag.h5"
+    ckpt.save_ensemble(path, dl.Ensemble(members, preprocessing=example_pipeline()))
+    bag = ckpt.load_ensemble(path)
+    assert FeaturePipeline.is_state(bag.preprocessing)
+    features = example_pipeline().transform(RAW)
+    np.testing.assert_array_equal(bag.pipeline.transform(RAW), features)
+    np.testing.assert_array_equal(bag.predict(bag.pipeline.transform(RAW)), bag.predict(features))
+    with pytest.raises(ValueError, match="the feature pipeline gives 4 columns"):
+        ckpt.save_ensemble(tmp_path / "x.h5", dl.Ensemble(
+            [dl.DenseLayer(dl.InputLayer((None, 5), name="input"), 1, name="output")],
+            preprocessing=example_pipeline()))
+
+
 def test_save_refuses_a_pipeline_that_does_not_fit_the_network(tmp_path):
     network = dl.DenseLayer(dl.InputLayer((None, 5), name="input"), 1, name="output")
     with pytest.raises(ValueError, match="the feature pipeline gives 4 columns but the network's "

@@ -112,8 +112,11 @@ def load_ensemble(path, verify=True, key=None):
     Returns
     -------
     Ensemble
-        With ``path`` and ``attrs`` (the root attributes) set, and the
-        stored preprocessing state as ``preprocessing``.
+        With ``path`` and ``attrs`` (the root attributes) set, the stored
+        preprocessing state as ``preprocessing`` and, when that state is a
+        :class:`~dropout_layers.preprocessing.FeaturePipeline`, the pipeline
+        as ``pipeline`` (None otherwise): ``ensemble.predict(
+        ensemble.pipeline.transform(raw))`` scores raw inputs.
 
     Raises
     ------
@@ -141,4 +144,5 @@ def load_ensemble(path, verify=True, key=None):
                         threshold=threshold, metadata=metadata)
     ensemble.path = path
     ensemble.attrs = {k: v for k, v in attrs.items() if k != "metadata"}
+    ensemble.pipeline = pipeline
     return ensemble

@@ -6,9 +6,10 @@ transform is a :class:`dropout_layers.preprocessing.FeaturePipeline`
 (:attr:`HiggsPreprocessor.pipeline`), and :meth:`HiggsPreprocessor.get_state`
 is that pipeline's state plus the fit settings, so that a checkpoint saved
 with ``preprocessing=preprocessor.get_state()`` predicts from raw events on
-its own::
+its own (``train_higgs.py --folds 1`` writes one; the default bag is an
+ensemble file, read with ``dl.load_ensemble``, whose ``pipeline`` is this one)::
 
-    ckpt = dl.load_checkpoint("higgs_out/model.h5")
+    ckpt = dl.load_checkpoint("higgs_one/model.h5")
     scores = ckpt.predict(raw_events)      # the 30 raw columns, by name for a DataFrame
 """
 import numpy as np

@@ -13,7 +13,9 @@ import pytest
 from dropout_layers_higgs.models.higgs import build_higgs_mlp
 from helpers import run_script as run_any_script
 
+import dropout_layers
 from dropout_layers.checkpoint import load_checkpoint, save_checkpoint
+from dropout_layers.metrics import roc_auc
 from dropout_layers_higgs.data import UCI_FEATURES, load_higgs
 from dropout_layers_higgs.pipeline import CHECKPOINT_KIND
 from dropout_layers_higgs.preprocessing import HiggsPreprocessor
@@ -29,8 +31,6 @@ run_script = functools.partial(run_any_script, SCRIPT)
 
 def write_checkpoint(path, X, feature_names, seed):
     """A checkpoint as train_higgs.py writes it, with a median threshold."""
-    import dropout_layers
-
     preprocessor = HiggsPreprocessor().fit(X, feature_names)
     dropout_layers.set_rng(np.random.RandomState(seed))
     network = build_higgs_mlp(preprocessor.n_outputs, hidden=(8,), p=0.5)
@@ -107,8 +107,6 @@ def test_uci_scores_file_and_auc(uci_file, tmp_path):
     assert (tmp_path / "scores.csv").read_text().startswith("Row,Score\n")
     np.testing.assert_array_equal(table[:, 0], np.arange(12))
     np.testing.assert_allclose(table[:, 1], scores, rtol=1e-6)
-    from dropout_layers.metrics import roc_auc
-
     assert f"AUC {roc_auc(data.y, scores):.4f}" in proc.stdout
 
 

@@ -1,7 +1,9 @@
 """scripts/train_higgs.py from the command line: the full flow and every bad input.
 
 Bad inputs fail before anything is compiled, so those runs take about a
-second each; the one training run uses a tiny network on the Kaggle fixture.
+second each; the training runs use tiny networks on a few hundred toy events:
+a single network (``--folds 1``, resumable) and a bag on signal and background
+files (the default).
 """
 import functools
 import json
@@ -11,12 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dropout_layers_higgs.models.higgs import build_higgs_mlp
 from helpers import run_script as run_any_script
 from helpers import with_field
 
-from dropout_layers.checkpoint import load_checkpoint, load_ensemble
+from dropout_layers.checkpoint import load_checkpoint, load_ensemble, save_checkpoint
 from dropout_layers.training.loggers import read_tensorboard_scalars
 from dropout_layers_higgs.cli.rundir import LOCK_NAME
+from dropout_layers_higgs.data import UCI_FEATURES
+from dropout_layers_higgs.pipeline import CHECKPOINT_KIND, PipelineOptions
+from dropout_layers_higgs.preprocessing import HiggsPreprocessor
+from dropout_layers_higgs.synthetic import write_toy_higgs
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "train_higgs.py"
@@ -35,8 +42,6 @@ def write(path, lines):
 @pytest.fixture(scope="module")
 def toy_training(tmp_path_factory):
     """600 synthetic events: enough for a network to learn something in two epochs."""
-    from dropout_layers_higgs.synthetic import write_toy_higgs
-
     path = tmp_path_factory.mktemp("toy") / "training.csv"
     write_toy_higgs(path, n_events=600, seed=2)
     return path
@@ -129,14 +134,6 @@ def test_bad_hidden_sizes(hidden, tmp_path):
 
 def foreign_checkpoint(path):
     """A checkpoint of this script's kind, trained on the 28 UCI features."""
-    import numpy as np
-    from dropout_layers_higgs.models.higgs import build_higgs_mlp
-
-    from dropout_layers.checkpoint import save_checkpoint
-    from dropout_layers_higgs.data import UCI_FEATURES
-    from dropout_layers_higgs.pipeline import CHECKPOINT_KIND, PipelineOptions
-    from dropout_layers_higgs.preprocessing import HiggsPreprocessor
-
     X = np.random.default_rng(0).normal(size=(50, len(UCI_FEATURES))).astype(np.float32)
     preprocessor = HiggsPreprocessor().fit(X, UCI_FEATURES)
     options = PipelineOptions(hidden=(8,))
@@ -212,8 +209,6 @@ PREDICT = REPO / "scripts" / "predict_higgs.py"
 @pytest.fixture(scope="module")
 def two_files(tmp_path_factory):
     """sig.csv and bg.csv: the signal and the background events of one toy file."""
-    from dropout_layers_higgs.synthetic import write_toy_higgs
-
     directory = tmp_path_factory.mktemp("two_files")
     write_toy_higgs(directory / "toy.csv", n_events=1500, seed=6)
     header, *rows = (directory / "toy.csv").read_text().splitlines()

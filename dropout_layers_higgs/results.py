@@ -23,6 +23,7 @@ from dropout_layers import __version__
 
 from .options import PipelineOptions
 from .preprocessing import HiggsPreprocessor
+from .thresholds import MIN_FITTED_CUT_EVENTS, smoothing_window
 
 __all__ = ["SCHEMA_VERSION", "run_record", "describe_network", "threshold_rule_text",
            "presented_figures", "metrics_summary", "ensemble_metrics", "ensemble_summary_table"]
@@ -67,14 +68,18 @@ def describe_network(n_inputs, options):
     return text
 
 
-def threshold_rule_text(options, weighted, bag):
-    """Say in words how the cut was chosen."""
-    scores = "the out-of-fold scores" if bag else "the validation scores"
+def threshold_rule_text(options, weighted, bag, n_events):
+    """Say in words how the cut was chosen on ``n_events`` scored events."""
+    scores = f"the {n_events} out-of-fold scores" if bag else f"the {n_events} validation scores"
     if options.threshold_rule == "fraction":
         return f"the top {options.top_fraction:.0%} of {scores}"
+    if n_events < MIN_FITTED_CUT_EVENTS:
+        return (f"the top {options.top_fraction:.0%} of {scores} (too few to fit a cut on: "
+                f"{MIN_FITTED_CUT_EVENTS} needed)")
     if not weighted:
         return f"maximum TPR - FPR of {scores}"
-    return (f"maximum of the AMS curve of {scores}, smoothed over {options.ams_window} events")
+    window = smoothing_window(options.ams_window, n_events)
+    return f"maximum of the AMS curve of {scores}, smoothed over {window} events"
 
 
 def presented_figures(test, leaderboard, cross_validation=None, validation=None):
@@ -208,7 +213,8 @@ def metrics_summary(result, data, description, synthetic=False, seconds=None):
         "network": describe_network(preprocessor.n_outputs, options),
         "inputs": preprocessor.output_names, "options": options.to_dict(), "seed": result.seed,
         "threshold": result.threshold,
-        "threshold_rule": threshold_rule_text(options, result.weighted, bag is not None),
+        "threshold_rule": threshold_rule_text(options, result.weighted, bag is not None,
+                                              len(result.valid_idx)),
         **sections, "test": result.test_metrics, "leaderboard": result.leaderboard,
         "result": presented, "seconds": {"training": training_seconds, "total": seconds},
     }
@@ -253,7 +259,8 @@ def ensemble_metrics(run, data, description, synthetic=False, executor="local", 
         "network": describe_network(preprocessor.n_outputs, options),
         "inputs": preprocessor.output_names, "options": metadata["options"],
         "threshold": run.threshold,
-        "threshold_rule": threshold_rule_text(options, run.weights is not None, True),
+        "threshold_rule": threshold_rule_text(options, run.weights is not None, True,
+                                              len(run.pool)),
         **sections, "test": run.test_metrics, "leaderboard": leaderboard,
         "result": presented_figures(run.test_metrics, leaderboard,
                                     cross_validation=sections["cross_validation"]),

@@ -33,8 +33,8 @@ from .metrics import (
     threshold_at_fraction,
 )
 
-__all__ = ["AMS_WINDOW", "MIN_FITTED_CUT_EVENTS", "smoothed_best_cut", "choose_threshold",
-           "check_selection", "bootstrap_std", "evaluate_scores"]
+__all__ = ["AMS_WINDOW", "MIN_FITTED_CUT_EVENTS", "smoothing_window", "smoothed_best_cut",
+           "choose_threshold", "check_selection", "bootstrap_std", "evaluate_scores"]
 
 #: Default width of the running mean over the AMS curve, in events.
 AMS_WINDOW = 1000
@@ -53,6 +53,17 @@ def _ams_per_rank(scores, thresholds, values):
     ascending = np.sort(np.asarray(scores, dtype=np.float64))
     selected = len(ascending) - np.searchsorted(ascending, thresholds, side="left")
     return np.repeat(values, np.diff(np.concatenate(([0], selected)))), selected
+
+
+def smoothing_window(window, n_events):
+    """Return the running mean's width on ``n_events`` events: ``window``, at most a tenth of them.
+
+    Examples
+    --------
+    >>> smoothing_window(1000, 50_000), smoothing_window(1000, 5600)
+    (1000, 560)
+    """
+    return min(int(window), max(1, int(n_events * _MAX_WINDOW_SHARE)))
 
 
 def smoothed_best_cut(scores, y, weights, window=AMS_WINDOW):
@@ -86,7 +97,7 @@ def smoothed_best_cut(scores, y, weights, window=AMS_WINDOW):
     """
     thresholds, values = ams_curve(scores, y, weights)
     n = len(scores)
-    width = min(int(window), max(1, int(n * _MAX_WINDOW_SHARE)))
+    width = smoothing_window(window, n)
     if width <= 1:
         best = int(np.argmax(values))
         return float(thresholds[best]), float(values[best])

@@ -126,3 +126,35 @@ def test_bad_inputs_give_one_line(kaggle_checkpoint, uci_file, tmp_path):
         assert proc.stderr.startswith("predict_higgs.py: error: ") and expected in proc.stderr
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert not (tmp_path / "submission.csv").exists()
+
+
+def test_split_scores_only_the_listed_part(kaggle_checkpoint, tmp_path):
+    (path, scores, threshold), data = kaggle_checkpoint
+    chosen = [1, 3, 4]
+    lines = ["Row,EventId,Part"] + [
+        f"{row},{event_id},{'test' if row in chosen else 'pool'}"
+        for row, event_id in enumerate(data.event_ids)]
+    (tmp_path / "split.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "held_out.csv"
+    proc = run_script(path, KAGGLE_TEST, "--split", tmp_path / "split.csv", "--out", out,
+                      cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split(",") for line in out.read_text().splitlines()[1:]]
+    assert [int(row[0]) for row in rows] == data.event_ids[chosen].tolist()
+    assert [row[2] for row in rows] == ["s" if scores[i] >= threshold else "b" for i in chosen]
+    assert f"({sum(scores[i] >= threshold for i in chosen)} of 3 as signal)" in proc.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--part", "valid"), "--part needs --split SPLIT_CSV"),
+    (("--top-fraction", "0"), "argument --top-fraction: must be"),
+    (("--threshold", "nan"), "argument --threshold: must be a finite number, got 'nan'"),
+    (("--threshold", "0.5", "--top-fraction", "0.1"), "not allowed with argument"),
+    (("--split", "absent.csv"), "absent.csv: cannot read"),
+])
+def test_bad_cut_and_split_options_give_one_line(kaggle_checkpoint, tmp_path, args, message):
+    (path, _, _), _ = kaggle_checkpoint
+    proc = run_script(path, KAGGLE_TEST, *args, cwd=tmp_path)
+    assert proc.returncode in (1, 2)
+    assert proc.stderr.startswith("predict_higgs.py: error: ") and message in proc.stderr
+    assert proc.stderr.count("\n") == 1 and not (tmp_path / "submission.csv").exists()

@@ -36,6 +36,7 @@ The checkpoint is self-contained: the network is rebuilt by
 its stored state; no model code is imported. When the data have labels, the
 AUC (and the AMS at the cut and of the top 15% for weighted data) is printed.
 """
+import argparse
 import dataclasses
 import functools
 import time
@@ -69,9 +70,12 @@ __all__ = ["build_parser", "main", "run", "load_model", "score", "choose_cut", "
 
 
 def _finite_float(text):
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
     if not np.isfinite(value):
-        raise ValueError(f"must be a finite number, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
 
 

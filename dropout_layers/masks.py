@@ -15,8 +15,11 @@ a compiled function is the same for all of them:
   as with Lasagne (whose Theano streams worked the same way). Explicit
   updates (:func:`dropout_layers.random.collect_rng_updates`, the update
   rules, :func:`dropout_layers.function`) are the same expression, so they
-  give the same masks. ``pytensor.function(..., no_default_updates=True)``
-  opts out.
+  give the same masks. An explicit ``updates={layer.rng: layer.rng}`` opts
+  out (a frozen mask).
+* Every call takes a new key, so the masks of a batch do not depend on the
+  batches before it: splitting the data into other batches draws other
+  (equally distributed) masks.
 
 Mask methods
 ------------

@@ -26,10 +26,15 @@ training throughput bound (sgemm), deterministic prediction throughput and Monte
 dropout prediction throughput (stochastic forward passes), and the peak
 resident memory.
 
+``--mode JAX`` (or ``PYTORCH``) compiles the PyTensor variants for that
+backend instead of PyTensor's default (Numba), so the same comparison runs on
+JAX (CPU here, or a GPU where jax has one) and on PyTorch.
+
 Example::
 
     python scripts/benchmark_dropout.py --json benchmark.json --plot benchmark.png
     python scripts/benchmark_dropout.py --rows 20000 --epochs 2   # quick check
+    python scripts/benchmark_dropout.py --mode JAX --no-torch --rows 20000 --epochs 2
 """
 import argparse
 import json
@@ -39,30 +44,45 @@ import resource
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
+
+#: PyTensor compilation modes the PyTensor variants can use (None: PyTensor's default).
+MODES = ("NUMBA", "JAX", "PYTORCH")
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hidden", default="600,600,600", help="hidden layer sizes, comma-separated")
+    parser.add_argument("--hidden", default="600,600,600",
+                        help="hidden layer sizes, comma-separated")
     parser.add_argument("--inputs", type=int, default=30, help="number of input features")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--p", type=float, default=0.5, help="dropout probability")
     parser.add_argument("--rows", type=int, default=250_000, help="training rows per epoch")
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per variant (the median is reported)")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="timed epochs per variant (the median is reported)")
     parser.add_argument("--chunks", type=int, default=8,
-                        help="slices per epoch in which the variants take turns (default %(default)s)")
-    parser.add_argument("--warmup-batches", type=int, default=100, help="untimed batches per variant before timing")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for BLAS and PyTorch")
+                        help="slices per epoch in which the variants take turns "
+                             "(default %(default)s)")
+    parser.add_argument("--warmup-batches", type=int, default=100,
+                        help="untimed batches per variant before timing")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="threads for BLAS and PyTorch")
     parser.add_argument("--learning-rate", type=float, default=0.01)
-    parser.add_argument("--mc-passes", type=int, default=20, help="stochastic passes per batch for MC dropout")
-    parser.add_argument("--predict-rows", type=int, default=50_000, help="rows for the prediction benchmarks")
+    parser.add_argument("--mc-passes", type=int, default=20,
+                        help="stochastic passes per batch for MC dropout")
+    parser.add_argument("--predict-rows", type=int, default=50_000,
+                        help="rows for the prediction benchmarks")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch variants")
     parser.add_argument("--variants", default=None,
                         help="comma-separated subset of variants to run (default: all)")
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
-    parser.add_argument("--plot", type=Path, default=None, help="write a bar chart PNG here (needs matplotlib)")
+    parser.add_argument("--plot", type=Path, default=None,
+                        help="write a bar chart PNG here (needs matplotlib)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mode", type=str.upper, choices=MODES, default=None,
+                        help="PyTensor backend of the PyTensor variants "
+                             "(default: PyTensor's own, Numba)")
     args = parser.parse_args(argv)
     try:
         args.hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
@@ -103,7 +123,7 @@ def train_flop_per_sample(args):
 
 
 def sgemm_step(args):
-    """A function running NumPy's sgemm on exactly the products of one training step, and their FLOP."""
+    """Return a function running NumPy's sgemm on one training step's products, and their FLOP."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -149,6 +169,21 @@ def maximum_rectify(x):
     return pt.maximum(x, 0)
 
 
+def compile_quietly(compile_fn, *args, **kwargs):
+    """Compile, hiding the notices the JAX and PyTorch backends give on every graph.
+
+    PyTensor's JAX linker says that it copies the RNG streams (the copies
+    advance, which is all a benchmark needs), and torch deprecates an API it
+    uses on import and warns once about read-only constants.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*will not be used in the compiled JAX graph",
+                                UserWarning)
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable", UserWarning)
+        warnings.filterwarnings("ignore", ".*torch.jit.script_method", DeprecationWarning)
+        return compile_fn(*args, **kwargs)
+
+
 def build_pytensor_variant(args, dropout, method, rectifier=None):
     """Compile train, deterministic and stochastic predict functions for one variant."""
     import numpy as np
@@ -181,16 +216,26 @@ def build_pytensor_variant(args, dropout, method, rectifier=None):
     with masks.default_method(method or masks.get_default_method()):
         logits = get_output(network)
         mc_logits = get_output(network)
-    loss = objectives.aggregate(objectives.binary_crossentropy(logits, target_var, from_logits=True))
+    # The mean over a batch of known size, as a sum: a mean would need the
+    # batch's shape, and the shape check PyTensor adds for it is one that
+    # JAX skips with a warning and PyTorch cannot run.
+    losses = objectives.binary_crossentropy(logits, target_var, from_logits=True)
+    loss = objectives.aggregate(losses, mode="sum") * np.float32(1 / args.batch_size)
     params = get_all_params(network, trainable=True)
     sgd_updates = updates.sgd(loss, params, learning_rate=args.learning_rate)
 
     start = time.perf_counter()
-    train_fn = pytensor.function([input_var, target_var], loss, updates=sgd_updates)
-    predict_fn = pytensor.function([input_var], pt.sigmoid(get_output(network, deterministic=True)))
-    mc_fn = dl.function([input_var], pt.sigmoid(mc_logits)) if dropout_class is not None else None
+    mode = args.mode
+    train_fn = compile_quietly(pytensor.function, [input_var, target_var], loss,
+                               updates=sgd_updates, mode=mode)
+    predict_fn = compile_quietly(pytensor.function, [input_var],
+                                 pt.sigmoid(get_output(network, deterministic=True)), mode=mode)
+    mc_fn = None
+    if dropout_class is not None:
+        mc_fn = compile_quietly(dl.function, [input_var], pt.sigmoid(mc_logits), mode=mode)
     compile_seconds = time.perf_counter() - start
-    return {"train": train_fn, "predict": predict_fn, "mc": mc_fn, "compile_seconds": compile_seconds}
+    return {"train": train_fn, "predict": predict_fn, "mc": mc_fn,
+            "compile_seconds": compile_seconds}
 
 
 # --------------------------------------------------------------------------- PyTorch
@@ -230,7 +275,8 @@ def build_torch_variant(args, dropout):
         with torch.no_grad():
             return torch.sigmoid(model(x))
 
-    return {"train": train, "predict": predict, "mc": mc if dropout else None, "compile_seconds": 0.0}
+    return {"train": train, "predict": predict, "mc": mc if dropout else None,
+            "compile_seconds": 0.0}
 
 
 # --------------------------------------------------------------------------- timing
@@ -306,7 +352,8 @@ def main(argv=None):
     bs = args.batch_size
     x_all = rng.standard_normal((n_batches * bs, args.inputs), dtype=np.float32)
     y_all = (rng.random((n_batches * bs, 1)) < 0.5).astype(np.float32)
-    np_batches = [(x_all[i * bs:(i + 1) * bs], y_all[i * bs:(i + 1) * bs]) for i in range(n_batches)]
+    np_batches = [(x_all[i * bs:(i + 1) * bs], y_all[i * bs:(i + 1) * bs])
+                  for i in range(n_batches)]
     n_predict = max(1, min(args.predict_rows, n_batches * bs) // bs)
     np_predict = [x for x, _ in np_batches[:n_predict]]
     mc_predict = np_predict[: max(1, n_predict // args.mc_passes)]
@@ -330,15 +377,19 @@ def main(argv=None):
         wanted = [v.strip() for v in args.variants.split(",")]
         unknown = set(wanted) - {s[0] for s in specs}
         if unknown:
-            raise SystemExit(f"unknown variants {sorted(unknown)}; choose from {[s[0] for s in specs]}")
+            raise SystemExit(f"unknown variants {sorted(unknown)}; "
+                             f"choose from {[s[0] for s in specs]}")
         specs = [s for s in specs if s[0] in wanted]
 
-    print(f"network {'-'.join(str(s) for s in [args.inputs] + args.hidden + [1])}, batch {bs}, p={args.p}, "
-          f"{n_batches * bs} rows, {args.threads} threads, float32, PyTensor linker "
-          f"{pytensor.config.linker}, {platform.processor() or platform.machine()}")
+    layout = "-".join(str(s) for s in [args.inputs] + args.hidden + [1])
+    print(f"network {layout}, batch {bs}, p={args.p}, "
+          f"{n_batches * bs} rows, {args.threads} threads, float32, PyTensor "
+          f"{'mode ' + args.mode if args.mode else 'linker ' + pytensor.config.linker}, "
+          f"{platform.processor() or platform.machine()}")
 
     if args.load_at_start > 0.5:
-        print(f"warning: load average {args.load_at_start:.2f} before the start: other processes are "
+        print(f"warning: load average {args.load_at_start:.2f} before the start: other "
+              "processes are "
               "running, and the timings will be noisy")
     sgemm_before = measure_sgemm(args)
     variants = {}
@@ -377,7 +428,8 @@ def main(argv=None):
     for name, variant in variants.items():
         variant["predict_rate"] = time_prediction(variant["predict"], variant["predict_batches"])
         if variant["mc"] is not None:
-            variant["mc_rate"] = time_prediction(variant["mc"], variant["mc_batches"], passes=args.mc_passes)
+            variant["mc_rate"] = time_prediction(variant["mc"], variant["mc_batches"],
+                                                 passes=args.mc_passes)
     sgemm_after = measure_sgemm(args)
 
     sgemm_all = [sgemm_before["gflops"], *sgemm_rounds, sgemm_after["gflops"]]
@@ -415,7 +467,8 @@ def report(args, variants, sgemm_rounds, flop_per_sample, sgemm_all):
         return None
 
     def vs_bound(name):
-        return statistics.median(r / b for r, b in zip(rows[name]["epoch_samples_per_s"], bound_rounds))
+        rates = rows[name]["epoch_samples_per_s"]
+        return statistics.median(r / b for r, b in zip(rates, bound_rounds))
 
     baselines = {"pytensor": "none", "torch": "torch none"}
     print()
@@ -430,7 +483,8 @@ def report(args, variants, sgemm_rounds, flop_per_sample, sgemm_all):
         mc_text = "-" if mc is None else f"{mc:,.0f}"
         mc_ratio = None if mc is None else mc / row["predict_samples_per_s"]
         row["mc_vs_predict"] = mc_ratio
-        print(f"| {name} | {row['train_samples_per_s']:,.0f} | {_fmt(base)} | {row['vs_sgemm_bound']:.2f} | "
+        print(f"| {name} | {row['train_samples_per_s']:,.0f} | {_fmt(base)} | "
+              f"{row['vs_sgemm_bound']:.2f} | "
               f"{row['predict_samples_per_s']:,.0f} | {mc_text} | {_fmt(mc_ratio)} |")
 
     best = max((n for n in rows if rows[n]["backend"] == "pytensor" and not n.startswith("none")),
@@ -445,15 +499,20 @@ def report(args, variants, sgemm_rounds, flop_per_sample, sgemm_all):
         "fastest_dropout_variant": best,
     }
     print()
-    print(f"sgemm: {gflops:.0f} GFLOP/s (NumPy on this step's products, timed in turn with the variants; "
-          f"median of {len(sgemm_rounds)} epochs, {min(sgemm_all):.0f} to {max(sgemm_all):.0f} in all "
-          f"measurements); {flop_per_sample / 1e6:.2f} MFLOP per sample -> bound {bound:,.0f} samples/s")
+    print(f"sgemm: {gflops:.0f} GFLOP/s (NumPy on this step's products, timed in turn with the "
+          f"variants; median of {len(sgemm_rounds)} epochs, {min(sgemm_all):.0f} to "
+          f"{max(sgemm_all):.0f} in all measurements); {flop_per_sample / 1e6:.2f} MFLOP per "
+          f"sample -> bound {bound:,.0f} samples/s")
     print("ratios are medians of within-epoch ratios")
-    print(f"goal 1, switch+bits / none:          {_fmt(goals['dropout_vs_none'])}  (target >= 0.90)")
-    print(f"goal 2, switch+bits / torch dropout: {_fmt(goals['dropout_vs_torch_dropout'])}  (target >= 1.80)")
-    print(f"goal 3, none / sgemm bound:          {_fmt(goals['none_vs_sgemm_bound'])}  (target >= 0.80)")
+    print(f"goal 1, switch+bits / none:          {_fmt(goals['dropout_vs_none'])}  "
+          "(target >= 0.90)")
+    print(f"goal 2, switch+bits / torch dropout: {_fmt(goals['dropout_vs_torch_dropout'])}  "
+          "(target >= 1.80)")
+    print(f"goal 3, none / sgemm bound:          {_fmt(goals['none_vs_sgemm_bound'])}  "
+          "(target >= 0.80)")
     print(f"switch / multiply: {_fmt(goals['switch_vs_multiply_uniform'])} with the uniform mask, "
-          f"{_fmt(goals['switch_vs_multiply_bits'])} with the bit mask; fastest dropout variant: {best}")
+          f"{_fmt(goals['switch_vs_multiply_bits'])} with the bit mask; "
+          f"fastest dropout variant: {best}")
     print(f"peak RSS {peak_rss_mb():.0f} MiB")
     return {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
@@ -490,10 +549,12 @@ def plot(results, path):
     colors = ["tab:blue" if rows[n]["backend"] == "pytensor" else "tab:orange" for n in names]
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.bar(names, rates, color=colors)
-    ax.axhline(results["sgemm_bound_samples_per_s"], color="k", linestyle="--", linewidth=1, label="sgemm bound")
+    ax.axhline(results["sgemm_bound_samples_per_s"], color="k", linestyle="--", linewidth=1,
+               label="sgemm bound")
     ax.set_ylabel("training samples / s")
     cfg = results["config"]
-    ax.set_title(f"MLP {cfg['inputs']}-{'-'.join(map(str, cfg['hidden']))}-1, batch {cfg['batch_size']}, "
+    hidden = "-".join(map(str, cfg["hidden"]))
+    ax.set_title(f"MLP {cfg['inputs']}-{hidden}-1, batch {cfg['batch_size']}, "
                  f"p={cfg['p']}, {cfg['threads']} threads")
     ax.legend()
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")

@@ -73,12 +73,16 @@ def _fill_keep(padded, z, n_words, bits, threshold, byte_to_bools):
     per_word = 64 // bits
     chunk_mask = np.uint64(2**bits - 1)
     drop_below = np.uint64(threshold)
+    width = np.uint64(bits)
     for w in range(n_words):
         word = _mix64(z)
         z += _GAMMA
         base = w * per_word
+        # Shifting the word by a fixed width each step keeps everything in
+        # uint64 registers (no per-chunk shift amounts to compute).
         for c in range(per_word):
-            padded[base + c] = ((word >> np.uint64(c * bits)) & chunk_mask) >= drop_below
+            padded[base + c] = (word & chunk_mask) >= drop_below
+            word >>= width
 
 
 @numba_basic.numba_njit

@@ -108,3 +108,16 @@ def test_fit_checkpoint_and_mc_dropout_in_jax_mode(tmp_path):
         with pytensor.config.change_flags(mode="JAX"):
             mean, std = dl.predict_mc(net, X6[:20], n_samples=10)
     assert mean.shape == (20, 1) and np.all(std > 0)
+
+
+def test_a_stream_seeded_before_compiling_gives_reproducible_masks():
+    l_in = dl.InputLayer((None, 40))
+    drop = dl.SwitchDropoutLayer(l_in, p=0.5, seed=8)
+    sequences = []
+    for _ in range(2):
+        drop.rng.set_value(np.random.default_rng(21))
+        f = jax_function([l_in.input_var], dl.get_output(drop))
+        sequences.append([f(X), f(X)])
+    for a, b in zip(*sequences):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(*sequences[0])

@@ -12,8 +12,8 @@ is then a single matrix product, a pooling a reduction over the window axis.
 
 Why a gather and not strided slices: the Numba linker compiles every slice
 with constant bounds as a function of its own, so a 5x5 window would cost 25
-slice and 25 incremented-slice compilations (about ten seconds each on a
-laptop core), while the gather compiles once for every geometry.
+slice and 25 incremented-slice compilations (seconds each), while the
+gather compiles once for every geometry.
 
 Positions outside the input (zero padding, or the partial windows of
 ``ignore_border=False`` pooling) are gathered from row 0 and then replaced

@@ -127,7 +127,8 @@ l_in = dl.InputLayer((None, 64))
 layer = dl.SwitchDropoutLayer(dl.ReLUDenseLayer(l_in, 64), p=0.5)
 f = dl.function([l_in.input_var], dl.get_output(layer))
 X = np.ones((16, 64), dtype='float32')
-print(''.join('1' if v else '0' for v in np.concatenate([(f(X) != 0).ravel(), (f(X) != 0).ravel()])))
+kept = np.concatenate([(f(X) != 0).ravel(), (f(X) != 0).ravel()])
+print(''.join('1' if v else '0' for v in kept))
 """
 
 
@@ -171,6 +172,54 @@ def test_invalid_p_refused(layer_class, bad):
 def test_non_numeric_p_refused():
     with pytest.raises(TypeError, match="p must be a float"):
         dl.SwitchDropoutLayer((None, 5), p="0.5")
+    with pytest.raises(TypeError, match="scalar"):
+        dl.SwitchDropoutLayer((None, 5), p=pt.vector("p"))
+
+
+# --------------------------------------------------------------------------- Lasagne's arguments
+
+
+def test_dropout_is_lasagnes_dropout_layer_and_the_shortcuts_build_it():
+    assert dl.dropout is dl.DropoutLayer
+    assert isinstance(dl.dropout_channels((None, 3, 4, 4)), dl.DropoutLayer)
+    assert isinstance(dl.dropout_locations((None, 3, 4, 4)), dl.DropoutLayer)
+    assert dl.dropout_channels((10, 20)).shared_axes == ()
+    assert dl.dropout_locations((None, 3)).shared_axes == (1,)
+
+
+@pytest.mark.parametrize("p", [np.float32(0.25), np.float16(0.25), np.array(0.25), 0.25])
+def test_numpy_scalar_p_is_a_float(layer_class, p):
+    layer = layer_class((None, 10), p=p)
+    assert layer.p == 0.25 and type(layer.p) is float
+    out = layer.get_output_for(pt.matrix("x", dtype="float32"))
+    assert out.dtype == "float32"
+
+
+def test_integer_input_without_rescale_stays_integer():
+    layer = dl.DropoutLayer((None, 200), p=0.5, rescale=False, seed=1)
+    x = pt.matrix("x", dtype="int32")
+    out = pytensor.function([x], layer.get_output_for(x))(np.full((10, 200), 3, dtype="int32"))
+    assert out.dtype == np.int32 and set(np.unique(out)) == {0, 3}
+
+
+def test_negative_shared_axes_count_from_the_end():
+    layer = dl.DropoutLayer((2, 4, 7, 9), shared_axes=(-1, -2), seed=2)
+    assert layer.shared_axes == (2, 3)
+    out = pytensor.function([], layer.get_output_for(pt.ones((2, 4, 7, 9))))()
+    np.testing.assert_array_equal(out, np.broadcast_to(out[:, :, :1, :1], out.shape))
+
+
+def test_symbolic_p_is_read_at_run_time(layer_class):
+    p = pt.scalar("p", dtype="float32")
+    l_in = dl.InputLayer((None, 500))
+    layer = layer_class(l_in, p=p, seed=3)
+    f = pytensor.function([l_in.input_var, p], dl.get_output(layer))
+    for value in (0.0, 0.2, 0.7):
+        out = f(np.ones((200, 500), dtype="float32"), np.float32(value))
+        n = out.size
+        assert abs((out == 0).sum() - n * value) <= 5 * np.sqrt(n * value * (1 - value) + 1e-12)
+        kept = out[out != 0]
+        np.testing.assert_allclose(kept, np.float32(1 / (1 - np.float32(value))), rtol=1e-6)
 
 
 def test_shared_axes_out_of_range_refused():

@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 LAYER_FILES = ["base", "dense", "noise", "helper", "input", "merge", "shape", "conv", "pool",
@@ -102,10 +103,17 @@ def pytest_collectreport(report):
         _record(test=report.nodeid, stage="collect", outcome="error", reason=_reason(report))
 
 
+def _skip_reason(report):
+    if isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2])[:160]
+    return _reason(report)
+
+
 def pytest_runtest_logreport(report):
     if report.when == "call" or report.failed or report.skipped:
+        reason = _reason(report) if report.failed else ""
         _record(test=report.nodeid, stage=report.when, outcome=report.outcome,
-                reason=_reason(report) if report.failed else "")
+                reason=_skip_reason(report) if report.skipped else reason)
 '''
 
 MOCK_STUB = '''\
@@ -202,14 +210,19 @@ def one_line(text):
 
 
 def parse_results(path):
-    """Count the outcomes the recorder wrote; return (counts, failures, collection problem)."""
-    outcomes, reasons, problem = {}, {}, None
+    """Count the outcomes the recorder wrote.
+
+    Returns (counts, failures, collection problem, Counter of skip reasons).
+    """
+    outcomes, reasons, problem, skips = {}, {}, None, Counter()
     lines = path.read_text().splitlines() if path.exists() else []
     for entry in map(json.loads, lines):
         if entry["stage"] == "collect":
             problem = f"collection failed: {entry['reason']}"
             continue
         test, outcome = entry["test"], entry["outcome"]
+        if outcome == "skipped":
+            skips[f"{path.stem}: {entry['reason'] or 'no reason given'}"] += 1
         if outcome == "failed":
             outcome = "failed" if entry["stage"] == "call" else "errors"
             reasons[test] = entry["reason"]
@@ -220,11 +233,14 @@ def parse_results(path):
     for outcome in outcomes.values():
         counts[outcome] += 1
     failures = [(test, outcomes[test], reason) for test, reason in reasons.items()]
-    return counts, failures, problem
+    return counts, failures, problem, skips
 
 
 def run_file(path, workdir, env, limit):
-    """Run one test file; return (counts, failures, problem), problem None if all ran."""
+    """Run one test file; return (counts, failures, problem, skip reasons).
+
+    ``problem`` is None if every test ran.
+    """
     results = path.with_suffix(".jsonl")
     env = dict(env, LASAGNE_COMPAT_RESULTS=str(results))
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c",
@@ -238,8 +254,8 @@ def run_file(path, workdir, env, limit):
             problem = one_line(proc.stderr or proc.stdout) or f"pytest exited {proc.returncode}"
     except subprocess.TimeoutExpired:
         problem = f"timed out after {limit:.0f} s; the tests finished by then are counted"
-    counts, failures, collect_problem = parse_results(results)
-    return counts, failures, collect_problem or problem
+    counts, failures, collect_problem, skips = parse_results(results)
+    return counts, failures, collect_problem or problem, skips
 
 
 def print_table(rows, show_failures):
@@ -285,6 +301,8 @@ def parse_args(argv):
                         help="further PYTENSOR_FLAGS entries, comma-separated")
     parser.add_argument("--failures", action="store_true",
                         help="list every failing test with a one-line reason")
+    parser.add_argument("--skips", action="store_true",
+                        help="count the skipped tests by file and reason")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory and print its path")
     return parser.parse_args(argv)
@@ -297,17 +315,21 @@ def main(argv=None):
     try:
         copied = prepare(args.lasagne.resolve(), files, workdir)
         env = environment(args.floatx, args.pytensor_flags)
-        rows = []
+        rows, all_skips = [], Counter()
         for path in copied:
             name = str(path.relative_to(workdir / "tests"))
             start = time.monotonic()
-            counts, failures, problem = run_file(path, workdir, env, args.time_limit)
+            counts, failures, problem, skips = run_file(path, workdir, env, args.time_limit)
+            all_skips.update(skips)
             summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v) or "nothing ran"
             if problem:
                 summary += f"; {problem}"
             print(f"{name}: {summary} ({time.monotonic() - start:.0f} s)", file=sys.stderr)
             rows.append((name, counts, failures, problem))
         print_table(rows, args.failures)
+        if args.skips:
+            for reason, count in sorted(all_skips.items()):
+                print(f"skipped {count}: {reason}")
     finally:
         if args.keep:
             print(f"kept {workdir}", file=sys.stderr)

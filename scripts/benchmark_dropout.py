@@ -26,6 +26,8 @@ training throughput bound (sgemm), deterministic prediction throughput and Monte
 dropout prediction throughput (stochastic forward passes), and the peak
 resident memory.
 
+``--shared-p`` gives the dropout layers ``p`` as a shared variable, as an
+annealing schedule would (the bit mask then takes its threshold at run time).
 ``--mode JAX`` (or ``PYTORCH``) compiles the PyTensor variants for that
 backend instead of PyTensor's default (Numba), so the same comparison runs on
 JAX (CPU here, or a GPU where jax has one) and on PyTorch.
@@ -80,6 +82,8 @@ def parse_args(argv=None):
     parser.add_argument("--plot", type=Path, default=None,
                         help="write a bar chart PNG here (needs matplotlib)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--shared-p", action="store_true",
+                        help="give the dropout layers p as a shared variable (run-time threshold)")
     parser.add_argument("--mode", type=str.upper, choices=MODES, default=None,
                         help="PyTensor backend of the PyTensor variants "
                              "(default: PyTensor's own, Numba)")
@@ -204,12 +208,15 @@ def build_pytensor_variant(args, dropout, method, rectifier=None):
 
     dl.set_rng(np.random.RandomState(args.seed))
     dropout_class = {"switch": SwitchDropoutLayer, "multiply": DropoutLayer}.get(dropout)
+    # A shared p (--shared-p) is what an annealed rate looks like: the mask
+    # takes its threshold at run time.
+    p = pytensor.shared(np.float32(args.p), name="p") if args.shared_p else args.p
     network = InputLayer((None, args.inputs))
     input_var = network.input_var
     for units in args.hidden:
         network = DenseLayer(network, units, nonlinearity=rectifier or rectify)
         if dropout_class is not None:
-            network = dropout_class(network, p=args.p)
+            network = dropout_class(network, p=p)
     network = DenseLayer(network, 1, nonlinearity=None)
     target_var = pt.matrix("targets", dtype="float32")
 

@@ -27,3 +27,15 @@ def test_dropout_benchmark_refuses_an_unknown_mode(tmp_path):
     proc = run_script(SCRIPT, "--no-torch", "--mode", "tpu", cwd=tmp_path)
     assert proc.returncode != 0
     assert "TPU" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_dropout_benchmark_with_a_shared_p(tmp_path):
+    proc = run_script(SCRIPT, "--rows", "1024", "--epochs", "1", "--chunks", "1",
+                      "--warmup-batches", "1", "--predict-rows", "256", "--no-torch",
+                      "--variants", "switch+bits,switch+uniform", "--shared-p",
+                      "--json", "out.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["config"]["shared_p"] is True
+    assert report["ratios"]["bits_vs_uniform_switch"] > 0

@@ -157,6 +157,11 @@ class BaseConvLayer(Layer):
     Notes
     -----
     The argument list is Lasagne's, so that ported calls keep working.
+
+    Examples
+    --------
+    >>> BaseConvLayer((None, 3, 10, 10, 10), num_filters=2, filter_size=3).n
+    3
     """
 
     def __init__(self, incoming, num_filters, filter_size, stride=1, pad=0, untie_biases=False,

@@ -251,6 +251,15 @@ class TPSTransformerLayer(MergeLayer):
     with the same kernel ``r^2 log r^2``, so both settings give the same
     output (Lasagne's graph version drops the kernel terms).
 
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = TPSTransformerLayer((2, 1, 6, 6), (2, 8), control_points=4)
+    >>> image = np.arange(72, dtype="float32").reshape(2, 1, 6, 6)
+    >>> moved = layer.get_output_for([image, np.zeros((2, 8), "float32")]).eval()
+    >>> bool(np.allclose(moved, image, atol=1e-3))  # zero offsets: the identity
+    True
+
     References
     ----------
     .. [1] Jaderberg, Simonyan, Zisserman and Kavukcuoglu (2015): Spatial

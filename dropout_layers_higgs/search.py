@@ -441,11 +441,12 @@ def write_search_files(result, out_dir, command=None, description=None):
     -----
     ``search.json`` holds the search space, the scheduler, the options
     the trials started from (``base_options``), the seed, the best trial,
-    ``command`` and every trial, best first; ``search.csv`` the same rows, one per trial.
+    ``command`` and every trial, best first; ``search.csv`` the same rows,
+    one per trial.
     """
     out_dir = Path(out_dir)
-    metric = f"best_valid_{result.monitor}"
-    # The metric is named for what it is (best_valid_ams or best_valid_auc).
+    metric = f"best_{history_key(result.monitor)}"
+    # The metric is named for what it is (best_valid_auc or best_valid_ams_smoothed).
     rows = [{(metric if key == "best_value" else key): value
              for key, value in trial.to_dict().items()} for trial in result.trials]
     write_json(out_dir / JSON_NAME, {
@@ -454,7 +455,8 @@ def write_search_files(result, out_dir, command=None, description=None):
         "search_space": {"dropout": {"uniform": list(DROPOUT_RANGE)},
                          "width": {"choice": list(WIDTH_CHOICES),
                                    "layers": len(result.options.hidden)},
-                         "learning_rate": {"loguniform": list(LEARNING_RATE_RANGE)}},
+                         "learning_rate": {"loguniform": list(learning_rate_range(
+                             result.options.update))}},
         "scheduler": {"name": "ASHA", "max_epochs": int(result.options.epochs),
                       "grace_period": max(1, int(GRACE_FRACTION * result.options.epochs)),
                       "reduction_factor": REDUCTION_FACTOR},

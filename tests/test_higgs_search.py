@@ -60,7 +60,7 @@ def configuration(row):
 def test_three_trials_in_the_search_space_best_first(search_run):
     _, record = search_run
     trials = record["trials"]
-    assert record["monitor"] == "ams" and len(trials) == 3
+    assert record["monitor"] == "auc" and len(trials) == 3
     assert sorted(row["trial"] for row in trials) == [1, 2, 3]
     for row in trials:
         assert DROPOUT_RANGE[0] <= row["dropout"] <= DROPOUT_RANGE[1]
@@ -69,16 +69,16 @@ def test_three_trials_in_the_search_space_best_first(search_run):
         assert row["status"] in ("completed", "stopped early")
         assert 1 <= row["epochs_run"] <= 2
     assert len({configuration(row) for row in trials}) == 3
-    values = [row["best_valid_ams"] for row in trials]
+    values = [row["best_valid_auc"] for row in trials]
     assert values == sorted(values, reverse=True)
-    assert record["best"] == trials[0] and record["best"]["best_valid_ams"] == max(values)
+    assert record["best"] == trials[0] and record["best"]["best_valid_auc"] == max(values)
 
 
 def test_output_has_the_table_and_the_command_and_nothing_on_stderr(search_run):
     proc, record = search_run
     assert proc.stderr == ""
     assert "Traceback" not in proc.stdout
-    assert "rank  trial  dropout  hidden" in proc.stdout and "best valid AMS" in proc.stdout
+    assert "rank  trial  dropout  hidden" in proc.stdout and "best valid AUC" in proc.stdout
     best = record["best"]
     assert (f"--hidden {best['hidden'][0]} --dropout {best['dropout']} "
             f"--learning-rate {best['learning_rate']}") in record["command"]

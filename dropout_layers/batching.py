@@ -66,7 +66,9 @@ def predict_in_batches(fn, inputs, batch_size=None):
     inputs = list(inputs)
     n_rows = {len(array) for array in inputs}
     if len(n_rows) != 1:
-        raise ValueError(f"predict_in_batches: inputs have different numbers of rows {sorted(n_rows)}")
+        raise ValueError(
+            f"predict_in_batches: inputs have different numbers of rows {sorted(n_rows)}"
+        )
     (n,) = n_rows
     # No rows still make one call, so that the outputs have their shapes.
     slices = batch_slices(n, batch_size) or [slice(0, 0)]

@@ -118,7 +118,7 @@ class ExecutorSettings:
     >>> ExecutorSettings(executor="dask")
     Traceback (most recent call last):
     ...
-    dropout_layers.executors.ExecutorError: unknown executor 'dask'; expected one of ('local', 'ray')
+    dropout_layers.executors.ExecutorError: unknown executor 'dask'; ...
     """
 
     executor: str = "local"
@@ -392,7 +392,7 @@ def _outcome(get, errors=(Exception,), unwrap=None):
 
 
 def ray_runtime_env(code=(), env_vars=None):
-    """The ``runtime_env`` with which a Ray job runs this library's members.
+    """Build the ``runtime_env`` with which a Ray job runs this library's members.
 
     :func:`ray_session` passes it to ``ray.init``. Ray ships directories and
     modules only for a whole job, so code that starts Ray itself (a

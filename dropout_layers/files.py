@@ -1,4 +1,4 @@
-"""Writing files so that a crash never leaves half a file where a good one was.
+r"""Writing files so that a crash never leaves half a file where a good one was.
 
 :func:`atomic_path` is the one way this library (and its applications)
 replace a file: the data go to a temporary file in the same directory, which
@@ -45,7 +45,7 @@ TEMPORARY_PATTERN = re.compile(r"\.(?P<stem>.+)\.(?P<pid>[0-9]+)\.[0-9a-f]{8}\.t
 
 
 def temporary_name(path):
-    """A new temporary file name beside ``path`` (the file is not created)."""
+    """Return a new temporary file name beside ``path`` (the file is not created)."""
     directory, name = os.path.split(os.path.abspath(os.fspath(path)))
     stem, suffix = os.path.splitext(name)
     return os.path.join(directory, f".{stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix}")

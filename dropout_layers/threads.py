@@ -45,7 +45,7 @@ def thread_env(threads):
 
 
 def threads_from_environment():
-    """The thread count the user set in the environment, or None.
+    """Return the thread count the user set in the environment, or None.
 
     Returns
     -------

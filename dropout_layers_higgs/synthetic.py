@@ -351,7 +351,7 @@ def _measure(rng, process, e):
 
 
 def _kaggle_features(e):
-    """The 30 Kaggle features of selected events, rounded to 1e-3, float64."""
+    """Return the 30 Kaggle features of selected events, rounded to 1e-3, float64."""
     n = len(e["tau_pt"])
     met = np.hypot(e["met_px"], e["met_py"])
     met_phi = np.arctan2(e["met_py"], e["met_px"])

@@ -9,7 +9,9 @@ import dropout_layers
 def uci_sample_dir():
     path = SHARED_DATA / "uci-higgs-sample"
     if not (path / "binary.train").exists():
-        pytest.skip(f"shared UCI HIGGS sample not found at {path} (only present in the project's workspace)")
+        pytest.skip(
+            f"shared UCI HIGGS sample not found at {path} (only present in the project's workspace)"
+        )
     return path
 
 

@@ -1,4 +1,4 @@
-"""K-fold ensembles on a local Ray instance: the file, the average, resume, same members as local."""
+"""K-fold ensembles on a local Ray instance: file, average, resume, same members as local."""
 import logging
 import subprocess
 import sys
@@ -22,7 +22,9 @@ try:
 except ImportError:  # the optional extra is not installed
     ray = None
 
-pytestmark = pytest.mark.skipif(ray is None, reason='Ray is not installed (pip install -e ".[ray]")')
+pytestmark = pytest.mark.skipif(
+    ray is None, reason='Ray is not installed (pip install -e ".[ray]")'
+)
 
 REPO = Path(__file__).resolve().parents[1]
 OPTIONS = PipelineOptions(hidden=(16,), epochs=2, batch_size=64, progress=False)
@@ -124,7 +126,8 @@ def test_ray_ensemble_resumes_and_matches_local(ray_cluster, data, local_run, tm
 def test_ensemble_file_predicts_the_member_mean(local_run, data):
     ensemble = load_ensemble(local_run.path)
     assert len(ensemble) == 4 and ensemble.threshold == local_run.scores["threshold"]
-    X = HiggsPreprocessor.from_state(ensemble.preprocessing).transform(data.X[:300], data.feature_names)
+    preprocessor = HiggsPreprocessor.from_state(ensemble.preprocessing)
+    X = preprocessor.transform(data.X[:300], data.feature_names)
     members = [load_checkpoint(member_path(Path(local_run.path).parent, i)) for i in range(4)]
     expected = np.mean([m.predict(X, preprocess=False).astype(np.float64) for m in members],
                        axis=0)
@@ -140,8 +143,9 @@ def test_script_joins_a_running_cluster(ray_cluster, tmp_path):
     toy = tmp_path / "training.csv"
     write_toy_higgs(toy, n_events=600, seed=4)
     proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "train_higgs.py"), "--data", str(toy), "--folds", "2",
-         "--repeats", "2", "--executor", "ray", "--ray-address", ray_cluster, "--hidden", "8",
+        [sys.executable, str(REPO / "scripts" / "train_higgs.py"), "--data", str(toy),
+         "--folds", "2", "--repeats", "2", "--executor", "ray", "--ray-address", ray_cluster,
+         "--hidden", "8",
          "--epochs", "2", "--batch-size", "32", "--quiet", "--out", str(tmp_path / "out")],
         capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -24,7 +24,10 @@ def test_quick_start_has_exactly_the_two_command_lines():
     text = (REPO / "README.md").read_text(encoding="utf-8")
     quick = text.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     commands = [line.split("#")[0].strip() for line in quick.strip().splitlines()]
-    assert commands == ['pip install -e . && python scripts/train_higgs.py', 'pip install -e ".[test]" && pytest']
+    assert commands == [
+        "pip install -e . && python scripts/train_higgs.py",
+        'pip install -e ".[test]" && pytest',
+    ]
 
 
 def test_fit_example_on_the_uci_sample_beats_chance_clearly(uci_sample_dir):

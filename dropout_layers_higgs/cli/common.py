@@ -157,8 +157,9 @@ def reporting_full_disk(directory, written=(), note=None):
     written : list, optional
         The files the block has completed so far (it may append to it), named
         in the message as kept.
-    note : str, optional
-        Added to the message, for example what to do next.
+    note : object, optional
+        Its ``str``, when not empty, is added to the message, for example
+        what to do next (read when the disk fills, so it may change).
     """
     try:
         yield
@@ -166,6 +167,7 @@ def reporting_full_disk(directory, written=(), note=None):
         if not is_disk_full(exc):
             raise
         kept = [Path(path).name for path in written]
+        note = "" if note is None else str(note)
         raise DiskFullError(f"no space left on {directory}"
                             + (f"; kept {', '.join(kept)}" if kept else "")
                             + (f"; {note}" if note else "")) from None

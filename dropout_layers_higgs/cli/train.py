@@ -1,8 +1,9 @@
 """Train dropout networks on the Higgs Boson Machine Learning Challenge data.
 
-One command gives a trained bag of networks (or one network with
-``--folds 1``), its AUC and AMS on held-out events, an HDF5 checkpoint, the
-split of the events, plots and a summary::
+One command gives a trained bag of networks (on up to 50,000 training
+events; one network on more, or with ``--folds 1``), its AUC and AMS on
+held-out events, an HDF5 checkpoint, the split of the events, plots and a
+summary::
 
     python scripts/train_higgs.py                          # built-in synthetic demo
     python scripts/train_higgs.py --data training.csv      # Kaggle training file
@@ -43,6 +44,7 @@ from ..data import load_higgs
 from ..data.sources import expand_paths
 from ..member import history_key
 from ..splitfile import SPLIT_NAME, write_split
+from ..splits import pool_and_test
 from ..synthetic import generate_toy_higgs
 from . import train_modes
 from .common import (
@@ -56,7 +58,7 @@ from .common import (
 )
 from .rundir import RunDirectory
 from .tensorboard import tensorboard_callbacks
-from .train_args import SYNTHETIC_EVENTS, build_parser, parse_args, pipeline_options
+from .train_args import SYNTHETIC_EVENTS, build_parser, parse_args, pipeline_options, settle_folds
 
 __all__ = ["main", "run", "train", "load_training_data", "CHECKPOINT_NAME", "METRICS_NAME"]
 
@@ -204,6 +206,20 @@ def train(args, data, dataset, options, run_dir, start):
     return 0
 
 
+class _FullDiskNote:
+    """What a full disk leaves to do: for a bag, resume from the networks kept."""
+
+    def __init__(self, out):
+        self.out = out
+        self.options = None
+
+    def __str__(self):
+        if self.options is None or self.options.folds == 1:
+            return ""
+        return (f"the finished networks are kept in {self.out / MEMBER_DIRECTORY}: free some "
+                "space and add --resume to train only the missing ones")
+
+
 def _interrupted(prog, out, options):
     if options.folds == 1:
         return (f"{prog}: interrupted before the first epoch ended; nothing written "
@@ -219,21 +235,21 @@ def main(argv=None, prog="train-higgs"):
     parser = build_parser(prog)
     args = parse_args(parser, argv)
     options = pipeline_options(args)
-    # Networks of a bag trained in this process (--executor local) use the threads a
-    # Ray task would get, so that both executors round alike and give equal networks.
-    limit_blas_threads(args.threads if options.folds == 1
-                       else args.threads or args.cpus_per_member)
     out = check_out_dir(args.out)
     run_dir = RunDirectory(out, prog)
-    note = (None if options.folds == 1 else
-            f"the finished networks are kept in {out / MEMBER_DIRECTORY}: free some space and "
-            "add --resume to train only the missing ones")
+    note = _FullDiskNote(out)
     with reporting_full_disk(out, run_dir.written, note), run_dir:
         train_modes.check_ray_address(args.ray_address)
         data, dataset = load_training_data(args)
         if args.search is not None:
             return train_modes.search_hyperparameters(args, parser, data, dataset, options,
                                                       run_dir, start)
+        training_events = len(pool_and_test(data, options, args.seed)[0])
+        options = note.options = settle_folds(args, options, training_events)
+        # Networks of a bag trained in this process (--executor local) use the threads a
+        # Ray task would get, so that both executors round alike and give equal networks.
+        limit_blas_threads(args.threads if options.folds == 1
+                           else args.threads or args.cpus_per_member)
         try:
             return train(args, data, dataset, options, run_dir, start)
         except KeyboardInterrupt:

@@ -6,15 +6,24 @@ is not passed on, so the dataclass is the one place a default lives, and
 ``--help`` shows its values.
 """
 import argparse
+import dataclasses
 
 from dropout_layers.executors import RAY_INSTALL_HINT, ray_available
 
-from ..options import THRESHOLD_RULES, TRAINING_WEIGHTS, UPDATE_RULES, default_learning_rate
+from ..options import (
+    BAG_MAX_EVENTS,
+    THRESHOLD_RULES,
+    TRAINING_WEIGHTS,
+    UPDATE_RULES,
+    default_folds,
+    default_learning_rate,
+)
 from ..pipeline import PipelineOptions
 from ..search import TUNE_INSTALL_HINT, tune_available
 from .common import OneLineParser, UsageError, fraction, positive_float, positive_int, probability
 
-__all__ = ["build_parser", "parse_args", "pipeline_options", "hidden_sizes", "SYNTHETIC_EVENTS",
+__all__ = ["build_parser", "parse_args", "pipeline_options", "implied_folds", "settle_folds",
+           "hidden_sizes", "SYNTHETIC_EVENTS",
            "SYNTHETIC_EPOCHS", "DEFAULTS"]
 
 #: The defaults, one source for the parser and the pipeline.
@@ -122,17 +131,22 @@ def _add_network_arguments(parser):
 
 def _add_events_arguments(parser):
     group = parser.add_argument_group(
-        "events and the cut", f"by default a bag of {DEFAULTS.folds} networks on stratified "
-                              "folds: every labelled event trains all networks but one, which "
-                              "scores it; the cut is chosen on those out-of-fold scores")
+        "events and the cut", f"up to {BAG_MAX_EVENTS:,} training events, by default a bag of "
+                              f"{DEFAULTS.folds} networks on stratified folds: every labelled "
+                              "event trains all networks but one, which scores it, and the cut "
+                              "is chosen on those out-of-fold scores; on more events, one "
+                              "network on a train / validation split")
     group.add_argument("--folds", type=positive_int, metavar="K",
-                       help=f"networks of the bag, one per fold (default {DEFAULTS.folds}); 1 "
-                            "trains a single network on a train / validation split")
+                       help=f"networks of the bag, one per fold (default {DEFAULTS.folds} up to "
+                            f"{BAG_MAX_EVENTS:,} training events, else 1; --repeats, --executor "
+                            "ray and --max-concurrent imply a bag, --valid-fraction one "
+                            "network); 1 trains a single network on a train / validation split")
     group.add_argument("--repeats", type=positive_int, metavar="R",
                        help=f"repeats of the K-fold split (K x R networks; default "
                             f"{DEFAULTS.repeats})")
     group.add_argument("--valid-fraction", type=fraction,
-                       help="with --folds 1: share of the labelled events for early stopping "
+                       help="one network (implies --folds 1): share of the labelled events for "
+                            "early stopping "
                             f"and the cut (default {DEFAULTS.valid_fraction:g})")
     group.add_argument("--test-fraction", type=float,
                        help="share held out from all training and scored once at the end "
@@ -217,8 +231,34 @@ def build_parser(prog="train-higgs"):
     return parser
 
 
+def implied_folds(args):
+    """Return the folds the options fix, or None where the data's size decides.
+
+    ``--folds`` decides; without it, options that need a bag imply
+    :attr:`PipelineOptions.folds`, options of a single network imply 1.
+    """
+    if args.folds is not None:
+        return args.folds
+    if args.valid_fraction is not None or args.resume:
+        return 1
+    if (args.executor == "ray" or args.max_concurrent or args.repeats is not None
+            or args.resume == ""):
+        return DEFAULTS.folds
+    return None
+
+
+def settle_folds(args, options, n_training_events):
+    """Return ``options`` with the folds of :func:`default_folds` where no option fixed them.
+
+    The built-in demo (100,000 events) trains one network.
+    """
+    if implied_folds(args) is not None:
+        return options
+    return dataclasses.replace(options, folds=default_folds(n_training_events))
+
+
 def _folds(args):
-    return DEFAULTS.folds if args.folds is None else args.folds
+    return implied_folds(args) or DEFAULTS.folds
 
 
 def _check_fractions(args):
@@ -229,7 +269,7 @@ def _check_fractions(args):
             and valid + args.test_fraction >= 1.0):
         raise UsageError(f"--valid-fraction + --test-fraction must be below 1, got "
                          f"{valid} + {args.test_fraction}")
-    if args.valid_fraction is not None and _folds(args) != 1:
+    if args.valid_fraction is not None and args.folds not in (None, 1):
         raise UsageError("--valid-fraction needs --folds 1: a bag validates each network on "
                          "its own fold")
     if args.seed < 0:
@@ -242,7 +282,7 @@ def _check_bag_options(args):
     if args.resume and args.folds not in (None, 1):
         raise UsageError(f"a bag resumes from --out: give --resume without a CHECKPOINT (got "
                          f"{args.resume}); a CHECKPOINT continues a single network")
-    if _folds(args) == 1 or args.resume:
+    if implied_folds(args) == 1:
         given = [name for name, value in (("--executor ray", args.executor == "ray"),
                                           ("--ray-address",
                                            args.ray_address and args.search is None),
@@ -311,6 +351,7 @@ def pipeline_options(args):
         if getattr(args, flag):
             given[field] = value
     given["progress"] = not args.quiet
+    given["folds"] = implied_folds(args) or DEFAULTS.folds
     try:
         return PipelineOptions(**given)
     except ValueError as exc:

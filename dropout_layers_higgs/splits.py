@@ -245,8 +245,8 @@ def training_weights(y, weights, rule):
 
     Examples
     --------
-    >>> training_weights([0, 0, 0, 1], None, "balanced").tolist()
-    [0.6666666865348206, 0.6666666865348206, 0.6666666865348206, 2.0]
+    >>> [round(w, 4) for w in training_weights([0, 0, 0, 1], None, "balanced").tolist()]
+    [0.6667, 0.6667, 0.6667, 2.0]
     """
     if rule == "unweighted":
         return np.ones(len(y), dtype=np.float32)

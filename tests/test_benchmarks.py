@@ -72,9 +72,10 @@ def test_startup_benchmark_times_a_cold_and_a_warm_run_on_fresh_caches(tmp_path)
     proc = run_script(SCRIPTS / "make_toy_higgs.py", "--events", "1500", "toy.csv", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     # FAST_COMPILE: nothing to compile, so the test stays quick; cold and warm runs are alike.
+    # 32 units for 5 epochs separate the classes (8 units for 1 epoch do not, and the run fails).
     proc = run_script(SCRIPTS / "benchmark_startup.py", "--json", "startup.json", "--keep", "work",
                       "--env", "PYTENSOR_FLAGS=mode=FAST_COMPILE", "--",
-                      "--data", "toy.csv", "--epochs", "1", "--hidden", "8", "--quiet",
+                      "--data", "toy.csv", "--epochs", "5", "--hidden", "32", "--quiet",
                       cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "startup.json").read_text())

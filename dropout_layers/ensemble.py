@@ -4,7 +4,10 @@ Bagging networks trained on different splits of the data is the oldest way
 to buy accuracy with compute: the Higgs challenge was won by the average of
 70 dropout networks. :class:`Ensemble` holds the members, the preprocessing
 they share and the decision threshold chosen for the ensemble score, and
-predicts with the plain mean of the members' deterministic outputs.
+predicts with the plain mean of the members' deterministic outputs. It is a
+:class:`~dropout_layers.predictor.Predictor`: given a feature ``pipeline``
+(a loaded ensemble has the one stored in its file), :meth:`Ensemble.predict`
+scores raw inputs.
 
 Members built from the same architecture share one compiled function: their
 parameters are passed to it as inputs instead of being baked in as shared
@@ -20,6 +23,8 @@ from .batching import predict_in_batches
 from .checks import check_positive_int
 from .inputs import check_features
 from .layers import Layer, get_all_layers, get_all_params, get_output
+from .predictor import Predictor
+from .preprocessing import FeaturePipeline
 from .random import function
 from .uncertainty import DEFAULT_BATCH_SIZE, mc_moments, reseeded_streams, single_input_layer
 
@@ -76,7 +81,7 @@ class _SharedGraph:
         return lambda X: self.compiled(X, *values)
 
 
-class Ensemble:
+class Ensemble(Predictor):
     """Networks whose predictions are averaged, with what they share.
 
     Parameters
@@ -85,23 +90,42 @@ class Ensemble:
         The members' output layers; at least one. Their outputs must have
         the same shape.
     preprocessing : object, optional
-        The feature preprocessing every member was trained after (for the
-        Higgs pipeline a fitted
-        :class:`~dropout_layers_higgs.HiggsPreprocessor`); kept, not applied:
-        :meth:`predict` takes preprocessed features.
+        The feature preprocessing every member was trained after, as
+        :func:`~dropout_layers.checkpoint.save_ensemble` stores it: a
+        :class:`~dropout_layers.preprocessing.FeaturePipeline`, an object
+        with ``get_state()`` or a dict. Kept, not applied.
     threshold : float, optional
         Decision threshold chosen for the ensemble's score.
     metadata : dict, optional
         Free-form information (for example the cross-validation scores).
+    pipeline : FeaturePipeline, optional
+        The preprocessing that :meth:`predict` applies to raw inputs; its
+        output width must be the members' input width. An ensemble loaded
+        from a file has the pipeline stored there (if its preprocessing is
+        one); one built without a pipeline takes preprocessed features.
 
     Attributes
     ----------
     members : list of Layer
-    preprocessing, threshold, metadata
+    preprocessing, threshold, metadata, pipeline
         As given.
+    path, attrs : str and dict, or None
+        The file and its root attributes, for a loaded ensemble.
+
+    Raises
+    ------
+    TypeError
+        For a member that is not a Layer, or a pipeline that is not a
+        FeaturePipeline.
+    ValueError
+        For no members, members with different output shapes, or a
+        pipeline whose width is not the members' input width.
     """
 
-    def __init__(self, members, preprocessing=None, threshold=None, metadata=None):
+    default_batch_size = DEFAULT_BATCH_SIZE
+
+    def __init__(self, members, preprocessing=None, threshold=None, metadata=None,
+                 pipeline=None):
         members = list(members)
         if not members:
             raise ValueError("an Ensemble needs at least one member network")
@@ -115,6 +139,9 @@ class Ensemble:
         self.preprocessing = preprocessing
         self.threshold = None if threshold is None else float(threshold)
         self.metadata = dict(metadata or {})
+        self.pipeline = self._checked_pipeline(pipeline)
+        self.path = None
+        self.attrs = None
         self._graphs = {}
         self._functions = {}
 
@@ -128,6 +155,17 @@ class Ensemble:
     def input_layer(self):
         """The first member's input layer (every member's has the same shape)."""
         return single_input_layer(self.members[0])
+
+    def _checked_pipeline(self, pipeline):
+        if pipeline is None:
+            return None
+        if not isinstance(pipeline, FeaturePipeline):
+            raise TypeError(f"pipeline must be a FeaturePipeline, got {type(pipeline).__name__}")
+        shape = self.input_layer.shape
+        if len(shape) != 2 or shape[1] not in (None, pipeline.n_outputs):
+            raise ValueError(f"the feature pipeline gives {pipeline.n_outputs} columns but the "
+                             f"members' input is {shape}")
+        return pipeline
 
     def _member_functions(self, deterministic):
         # Group members by architecture and compile once per group.
@@ -145,40 +183,44 @@ class Ensemble:
     def _prepare(self, X):
         return np.ascontiguousarray(check_features(X, self.input_layer))
 
-    def predict_members(self, X, batch_size=DEFAULT_BATCH_SIZE):
+    def predict_members(self, X, batch_size=DEFAULT_BATCH_SIZE, preprocess=None):
         """Deterministic predictions of every member.
 
         Parameters
         ----------
-        X : array_like
-            Preprocessed features.
+        X : array_like or pandas.DataFrame
+            As for :meth:`predict`.
         batch_size : int
+        preprocess : None, bool or callable
+            As for :meth:`predict`.
 
         Returns
         -------
         numpy.ndarray
             Shape ``(n_members, n_events, ...)``, in the members' dtype.
         """
-        X = self._prepare(X)
+        X = self._prepare(self.preprocessed(X, preprocess))
         batch_size = check_positive_int(batch_size, "batch_size")
         return np.stack([self._run_member(i, X, batch_size) for i in range(len(self.members))])
 
-    def predict_member(self, index, X, batch_size=DEFAULT_BATCH_SIZE):
+    def predict_member(self, index, X, batch_size=DEFAULT_BATCH_SIZE, preprocess=None):
         """Deterministic predictions of member ``index`` alone.
 
         Parameters
         ----------
         index : int
-        X : array_like
-            Preprocessed features.
+        X : array_like or pandas.DataFrame
+            As for :meth:`predict`.
         batch_size : int
+        preprocess : None, bool or callable
+            As for :meth:`predict`.
 
         Returns
         -------
         numpy.ndarray
             In the member's dtype.
         """
-        return self._run_member(index, self._prepare(X),
+        return self._run_member(index, self._prepare(self.preprocessed(X, preprocess)),
                                 check_positive_int(batch_size, "batch_size"))
 
     def _run_member(self, index, X, batch_size):
@@ -186,28 +228,37 @@ class Ensemble:
         run = self._member_functions(True)[index].bind(self.members[index])
         return predict_in_batches(run, [X], batch_size)
 
-    def predict(self, X, batch_size=DEFAULT_BATCH_SIZE):
+    def predict(self, X, batch_size=None, preprocess=None):
         """Score events with the mean of the members' deterministic predictions.
 
         Parameters
         ----------
-        X : array_like
-            Preprocessed features.
-        batch_size : int
-            Events per forward pass.
+        X : array_like or pandas.DataFrame
+            Raw inputs when the ensemble has a :attr:`pipeline` (a DataFrame
+            must have exactly its input columns, in order), else features.
+        batch_size : int, optional
+            Events per forward pass (default
+            :data:`~dropout_layers.uncertainty.DEFAULT_BATCH_SIZE`).
+        preprocess : None, bool or callable
+            None: apply the pipeline if there is one; False: ``X`` holds
+            preprocessed features; see
+            :meth:`dropout_layers.predictor.Predictor.predict`.
 
         Returns
         -------
         numpy.ndarray
             float64, shape of one member's output.
         """
+        return super().predict(X, batch_size, preprocess)
+
+    def _predict_features(self, X, batch_size):
         X = self._prepare(X)
-        batch_size = check_positive_int(batch_size, "batch_size")
         total = sum(self._run_member(index, X, batch_size).astype(np.float64)
                     for index in range(len(self.members)))
         return total / len(self.members)
 
-    def predict_mc(self, X, n_samples=30, batch_size=DEFAULT_BATCH_SIZE, seed=None, progress=False):
+    def predict_mc(self, X, n_samples=30, batch_size=DEFAULT_BATCH_SIZE, seed=None, progress=False,
+                   preprocess=None):
         """Pooled Monte-Carlo dropout over all members.
 
         Every member runs ``n_samples`` stochastic passes (see
@@ -218,8 +269,8 @@ class Ensemble:
 
         Parameters
         ----------
-        X : array_like
-            Preprocessed features.
+        X : array_like or pandas.DataFrame
+            As for :meth:`predict`.
         n_samples : int
             Stochastic passes per member.
         batch_size : int
@@ -230,12 +281,17 @@ class Ensemble:
             architecture's first member are used and advanced.
         progress : bool
             Show a progress bar over the members.
+        preprocess : None, bool or callable
+            As for :meth:`predict`.
 
         Returns
         -------
         mean, std : numpy.ndarray
             float64, shape of one member's output.
         """
+        return super().predict_mc(X, n_samples, batch_size, seed, progress, preprocess)
+
+    def _predict_mc_features(self, X, n_samples, batch_size, seed, progress):
         X = self._prepare(X)
         pooled = None
         pairs = tqdm(list(zip(self._member_functions(False), self.members)),

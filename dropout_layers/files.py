@@ -26,7 +26,7 @@ Examples
 'hello'
 >>> write_json(os.path.join(directory, "m.json"), {"auc": float("nan")})
 >>> open(os.path.join(directory, "m.json")).read()
-'{\\n  "auc": null\\n}\\n'
+'{\n  "auc": null\n}\n'
 """
 import contextlib
 import json

@@ -832,17 +832,20 @@ def test_inspect_script_prints_layout_and_one_line_errors(saved_mlp, tmp_path, c
 
 
 # --------------------------------------------------------------------------
-# One type per loader, storage options, older files
+# What each loader reads, storage options, older files
 # --------------------------------------------------------------------------
 
 
-def test_each_loader_returns_one_type_and_names_the_other(tmp_path, saved_mlp):
+def test_load_checkpoint_reads_both_kinds_and_the_others_name_the_right_loader(tmp_path,
+                                                                               saved_mlp):
     model, _ = saved_mlp
     ensemble = tmp_path / "ensemble.h5"
     ckpt.save_ensemble(ensemble, Ensemble([build_mlp()]))
     assert not ckpt.is_ensemble_file(model) and ckpt.is_ensemble_file(ensemble)
-    assert isinstance(ckpt.load_checkpoint(model), ckpt.Checkpoint)
-    for load in (ckpt.load_checkpoint, lambda p: ckpt.load_params(build_mlp(), p),
+    assert type(ckpt.load_checkpoint(model)) is ckpt.Checkpoint
+    assert type(ckpt.load_checkpoint(ensemble)) is Ensemble
+    assert type(ckpt.load_ensemble(ensemble)) is Ensemble
+    for load in (lambda p: ckpt.load_params(build_mlp(), p),
                  lambda p: ckpt.restore_training_state(p, build_mlp())):
         with pytest.raises(ckpt.IncompatibleCheckpointError,
                            match=f"^{ensemble}: is an ensemble file .*; load it with "

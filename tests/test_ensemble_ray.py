@@ -131,7 +131,7 @@ def test_ensemble_file_predicts_the_member_mean(local_run, data):
     members = [load_checkpoint(member_path(Path(local_run.path).parent, i)) for i in range(4)]
     expected = np.mean([m.predict(X, preprocess=False).astype(np.float64) for m in members],
                        axis=0)
-    np.testing.assert_allclose(ensemble.predict(X), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ensemble.predict(X, preprocess=False), expected, rtol=0, atol=1e-6)
     # The file's members are the members trained (not just equal-shaped ones).
     for member, trained in zip(ensemble.members, local_run.members):
         for a, b in zip(_params(member), _params(trained.network)):

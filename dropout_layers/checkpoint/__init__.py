@@ -8,8 +8,12 @@ applies a stored :class:`~dropout_layers.preprocessing.FeaturePipeline` to
 raw inputs; :func:`load_params` loads the weights into a network built in
 code; :func:`restore_training_state` continues training bit for bit.
 :func:`save_ensemble` and :func:`load_ensemble` do the same for an
-:class:`~dropout_layers.ensemble.Ensemble`; :func:`load_checkpoint` refuses an
-ensemble file, saying so, and :func:`is_ensemble_file` tells them apart.
+:class:`~dropout_layers.ensemble.Ensemble`, and :func:`is_ensemble_file`
+tells the two kinds of file apart. :func:`load_checkpoint` reads both: it
+returns a :class:`Checkpoint` or an :class:`~dropout_layers.ensemble.Ensemble`,
+both :class:`~dropout_layers.predictor.Predictor` objects whose ``predict``
+scores raw inputs through the stored pipeline (``preprocess=False`` skips
+it); :func:`load_ensemble` refuses a single-model file, saying so.
 
 Layout of a file (readable with h5py alone)::
 
@@ -38,13 +42,16 @@ before any data is read; every stored document is checked for type, range
 and structure; each layer is rebuilt with its parameters taken from the
 file, its config's implied shapes compared with the stored ones before
 anything is allocated. Every refusal is a :class:`CheckpointError` with one
-line naming the file and the fault.
+line naming the file and the fault. A save that fills the disk (or the
+quota) raises :class:`CheckpointWriteError`, also an ``OSError`` with
+``errno`` ``ENOSPC`` (or ``EDQUOT``), and leaves the file as it was.
 """
 from .ensemble import load_ensemble, save_ensemble
 from .errors import (
     AuthenticationError,
     CheckpointError,
     CheckpointNotFoundError,
+    CheckpointWriteError,
     CorruptCheckpointError,
     IncompatibleCheckpointError,
     MalformedCheckpointError,
@@ -70,5 +77,5 @@ __all__ = [
     "UnverifiedCheckpointError", "CorruptCheckpointError", "AuthenticationError",
     "UnsafeCheckpointError", "MalformedCheckpointError", "UnsupportedVersionError",
     "MissingEntryError", "ShapeMismatchError", "UnregisteredLayerError",
-    "IncompatibleCheckpointError",
+    "IncompatibleCheckpointError", "CheckpointWriteError",
 ]

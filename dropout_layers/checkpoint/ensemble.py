@@ -5,8 +5,10 @@ Layout: the usual root attributes plus ``kind = 'ensemble'``,
 ``/preprocessing`` group; and one group per member, ``/members/<i>/``,
 laid out like the root of a single-network checkpoint (``architecture``
 attribute, ``params/<layer>/<param>`` datasets, ``rng`` streams). The
-header records ``kind: ensemble`` too, so that :func:`load_checkpoint`
-refuses such a file (and :func:`is_ensemble_file` tells) without reading it.
+header records ``kind: ensemble`` too, so that :func:`is_ensemble_file`
+tells such a file without reading it. :func:`load_checkpoint` and
+:func:`load_ensemble` both read it (with :func:`read_ensemble`); only the
+latter refuses a single-model file.
 """
 import os
 
@@ -32,7 +34,7 @@ from .save import (
     write_tree,
 )
 
-__all__ = ["save_ensemble", "load_ensemble"]
+__all__ = ["save_ensemble", "load_ensemble", "read_ensemble"]
 
 # Members are numbered 0..n-1; more than this in one file is not an ensemble we wrote.
 _MAX_MEMBERS = 10000
@@ -95,11 +97,42 @@ def _member_groups(path, h5file):
     return [require(path, members_group, name, "group") for name in expected]
 
 
+def read_ensemble(path, h5file):
+    """Rebuild the :class:`~dropout_layers.ensemble.Ensemble` of an open, verified ensemble file.
+
+    Parameters
+    ----------
+    path : str
+        Named in errors.
+    h5file : h5py.File
+        As :func:`~dropout_layers.checkpoint.open_checkpoint` gives it.
+
+    Returns
+    -------
+    Ensemble
+        See :func:`load_ensemble`.
+    """
+    attrs = root_attributes_of(h5file)
+    checkpoints = [read_model(path, group, attrs) for group in _member_groups(path, h5file)]
+    preprocessing, pipeline = read_preprocessing(path, h5file)
+    check_pipeline_fits(path, pipeline, checkpoints[0].layers)
+    metadata = json_attr(path, h5file, "metadata")
+    if not isinstance(metadata, (dict, type(None))):
+        raise MalformedCheckpointError(path, "the ensemble's metadata is not a JSON object")
+    threshold = finite_threshold(path, python_value(h5file.attrs.get("threshold")), "threshold")
+    ensemble = Ensemble([c.network for c in checkpoints], preprocessing=preprocessing,
+                        threshold=threshold, metadata=metadata, pipeline=pipeline)
+    ensemble.path = path
+    ensemble.attrs = {k: v for k, v in attrs.items() if k != "metadata"}
+    return ensemble
+
+
 def load_ensemble(path, verify=True, key=None):
     """Rebuild the :class:`~dropout_layers.ensemble.Ensemble` stored by :func:`save_ensemble`.
 
     The file is checked as :func:`load_checkpoint` checks a single model,
-    member by member.
+    member by member. :func:`load_checkpoint` reads an ensemble file too;
+    this function also makes sure that the file holds one.
 
     Parameters
     ----------
@@ -115,8 +148,9 @@ def load_ensemble(path, verify=True, key=None):
         With ``path`` and ``attrs`` (the root attributes) set, the stored
         preprocessing state as ``preprocessing`` and, when that state is a
         :class:`~dropout_layers.preprocessing.FeaturePipeline`, the pipeline
-        as ``pipeline`` (None otherwise): ``ensemble.predict(
-        ensemble.pipeline.transform(raw))`` scores raw inputs.
+        as ``pipeline`` (None otherwise), which :meth:`Ensemble.predict
+        <dropout_layers.ensemble.Ensemble.predict>` applies to raw inputs
+        (``preprocess=False`` skips it).
 
     Raises
     ------
@@ -131,18 +165,4 @@ def load_ensemble(path, verify=True, key=None):
             raise IncompatibleCheckpointError(
                 path, "is a single-model checkpoint, not an ensemble; load it with "
                       "dropout_layers.checkpoint.load_checkpoint")
-        attrs = root_attributes_of(h5file)
-        checkpoints = [read_model(path, group, attrs) for group in _member_groups(path, h5file)]
-        preprocessing, pipeline = read_preprocessing(path, h5file)
-        check_pipeline_fits(path, pipeline, checkpoints[0].layers)
-        metadata = json_attr(path, h5file, "metadata")
-        if not isinstance(metadata, (dict, type(None))):
-            raise MalformedCheckpointError(path, "the ensemble's metadata is not a JSON object")
-        threshold = finite_threshold(path, python_value(h5file.attrs.get("threshold")),
-                                     "threshold")
-    ensemble = Ensemble([c.network for c in checkpoints], preprocessing=preprocessing,
-                        threshold=threshold, metadata=metadata)
-    ensemble.path = path
-    ensemble.attrs = {k: v for k, v in attrs.items() if k != "metadata"}
-    ensemble.pipeline = pipeline
-    return ensemble
+        return read_ensemble(path, h5file)

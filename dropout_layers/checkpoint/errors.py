@@ -1,4 +1,4 @@
-"""Errors raised when a checkpoint cannot be read or does not fit.
+"""Errors raised when a checkpoint cannot be read, does not fit, or cannot be written.
 
 Every message is one line that starts with the file's path, so that a
 command-line script can print ``str(error)`` alone and exit. Every class
@@ -13,7 +13,7 @@ __all__ = [
     "UnverifiedCheckpointError", "CorruptCheckpointError", "AuthenticationError",
     "UnsafeCheckpointError", "MalformedCheckpointError", "UnsupportedVersionError",
     "MissingEntryError", "ShapeMismatchError", "UnregisteredLayerError",
-    "IncompatibleCheckpointError",
+    "IncompatibleCheckpointError", "CheckpointWriteError",
 ]
 
 # Longest message detail; a hostile file must not make an error message huge.
@@ -26,7 +26,7 @@ def _one_line(text):
 
 
 class CheckpointError(DropoutLayersError):
-    """A checkpoint file cannot be read, or its contents do not fit.
+    """A checkpoint file cannot be read, its contents do not fit, or it cannot be written.
 
     Parameters
     ----------
@@ -46,6 +46,10 @@ class CheckpointError(DropoutLayersError):
         self.path = str(path)
         self.detail = _one_line(detail)
         super().__init__(f"{self.path}: {self.detail}")
+
+    def __reduce__(self):
+        # Rebuilt from (path, detail), so the error survives a trip between processes.
+        return type(self), (self.path, self.detail)
 
 
 class CheckpointNotFoundError(CheckpointError):
@@ -103,3 +107,28 @@ class UnregisteredLayerError(CheckpointError):
 
 class IncompatibleCheckpointError(CheckpointError):
     """A sound checkpoint that does not match the network or the request."""
+
+
+class CheckpointWriteError(CheckpointError, OSError):
+    """The disk filled up (or the quota ran out) while a checkpoint was written.
+
+    The save was abandoned: its temporary file is removed and the file at
+    ``path`` is as it was before. An :class:`OSError` too, with ``errno``
+    ``ENOSPC`` or ``EDQUOT``, so that code that checks an ``OSError``'s
+    ``errno`` for a full disk recognises it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    detail : str
+    errno : int
+        ``errno.ENOSPC`` or ``errno.EDQUOT``.
+    """
+
+    def __init__(self, path, detail, errno):
+        super().__init__(path, detail)
+        # Only errno: OSError's str() would otherwise replace the one-line message.
+        self.errno = errno
+
+    def __reduce__(self):
+        return type(self), (self.path, self.detail, self.errno)

@@ -9,6 +9,7 @@ import h5py
 from .. import random as dl_random
 from ..layers.helper import get_all_layers
 from .build import cast_for, check_layer_rngs, set_layer_rngs
+from .ensemble import read_ensemble
 from .errors import IncompatibleCheckpointError, ShapeMismatchError
 from .format import layer_names, param_short_names, state_to_rng
 from .model import Checkpoint, read_model
@@ -72,7 +73,16 @@ def is_ensemble_file(path):
 
 
 def load_checkpoint(path, verify=True, key=None):
-    """Rebuild the network stored in a checkpoint, with its parameters and RNG streams.
+    """Rebuild the network (or the ensemble) stored in a checkpoint, with its parameters.
+
+    Returns a :class:`Checkpoint` for a file of one network (written by
+    :func:`save_checkpoint`) and an :class:`~dropout_layers.ensemble.Ensemble`
+    for a file of several (written by :func:`save_ensemble`); both are
+    :class:`~dropout_layers.predictor.Predictor` objects, whose ``predict``
+    applies the stored feature pipeline to raw inputs (``preprocess=False``
+    skips it), so code that only scores events takes either.
+    :func:`is_ensemble_file` tells beforehand which one a file holds;
+    :func:`load_ensemble` reads ensembles only.
 
     Needs no code but this library's: each layer class is looked up in the
     registry (:func:`dropout_layers.register_layer`). Layers are rebuilt
@@ -94,18 +104,19 @@ def load_checkpoint(path, verify=True, key=None):
 
     Returns
     -------
-    Checkpoint
+    Checkpoint or Ensemble
+        A Checkpoint, with its network, training state and metadata; or,
+        for an ensemble file, the Ensemble :func:`load_ensemble` returns.
 
     Raises
     ------
     CheckpointError
-        With a one-line message naming the file and the fault; for an
-        ensemble file, an :class:`IncompatibleCheckpointError` that says to
-        use :func:`load_ensemble`.
+        With a one-line message naming the file and the fault.
     """
     path = os.fspath(path)
     with open_checkpoint(path, verify=verify, key=key) as h5file:
-        _refuse_ensemble(path, h5file)
+        if file_kind(h5file) == "ensemble":
+            return read_ensemble(path, h5file)
         return read_model(path, h5file, root_attributes_of(h5file))
 
 

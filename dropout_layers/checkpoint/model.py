@@ -8,6 +8,8 @@ from .. import random as dl_random
 from ..batching import predict_in_batches
 from ..layers.helper import get_output
 from ..layers.input import InputLayer
+from ..predictor import Predictor
+from ..uncertainty import predict_mc
 from .build import build_network, set_layer_rngs
 from .errors import IncompatibleCheckpointError, MalformedCheckpointError
 from .format import state_to_rng
@@ -16,8 +18,12 @@ from .read import read_model_state
 __all__ = ["Checkpoint", "read_model", "check_pipeline_fits", "finite_threshold"]
 
 
-class Checkpoint:
+class Checkpoint(Predictor):
     """A network rebuilt from a checkpoint, with everything stored beside it.
+
+    A :class:`~dropout_layers.predictor.Predictor`: :meth:`predict` and
+    :meth:`predict_mc` apply the stored :attr:`pipeline` to raw inputs
+    unless given ``preprocess=False``.
 
     Attributes
     ----------
@@ -124,21 +130,10 @@ class Checkpoint:
         metadata = self.metadata if isinstance(self.metadata, dict) else {}
         return finite_threshold(self.path, metadata.get("threshold"), "metadata threshold")
 
-    def preprocessed(self, X, preprocess=None):
-        """``X`` as the network takes it: see :meth:`predict` for ``preprocess``."""
-        if preprocess is False:
-            return X
-        if callable(preprocess):
-            return preprocess(X)
-        if preprocess is None:
-            return X if self.pipeline is None else self.pipeline.transform(X)
-        if preprocess is True:
-            if self.pipeline is None:
-                raise IncompatibleCheckpointError(
-                    self.path, "stores no feature pipeline to apply (preprocess=True); save it "
-                               "with save_checkpoint(..., preprocessing=FeaturePipeline(...))")
-            return self.pipeline.transform(X)
-        raise TypeError(f"preprocess must be None, True, False or a callable, got {preprocess!r}")
+    def _no_pipeline_error(self):
+        return IncompatibleCheckpointError(
+            self.path, "stores no feature pipeline to apply (preprocess=True); save it with "
+                       "save_checkpoint(..., preprocessing=FeaturePipeline(...))")
 
     def predict(self, X, batch_size=None, preprocess=None):
         """Deterministic outputs (dropout off) of the network for inputs ``X``.
@@ -167,7 +162,9 @@ class Checkpoint:
         numpy.ndarray or list of numpy.ndarray
             One array per output layer, as :attr:`network` is one layer or a list.
         """
-        X = self.preprocessed(X, preprocess)
+        return super().predict(X, batch_size, preprocess)
+
+    def _predict_features(self, X, batch_size):
         inputs = self.input_layers
         arrays = list(X) if len(inputs) > 1 else [X]
         if len(arrays) != len(inputs):
@@ -187,6 +184,14 @@ class Checkpoint:
         results = predict_in_batches(lambda *batch: list(self._predict_fn(*batch)), arrays,
                                      batch_size)
         return list(results) if isinstance(self.network, list) else results[0]
+
+    def _predict_mc_features(self, X, n_samples, batch_size, seed, progress):
+        if isinstance(self.network, list) or len(self.input_layers) != 1:
+            raise IncompatibleCheckpointError(
+                self.path, "predict_mc needs a network with one input and one output layer; "
+                           "use dropout_layers.predict_mc on the layers of your choice")
+        return predict_mc(self.network, X, n_samples=n_samples, batch_size=batch_size,
+                          seed=seed, progress=progress)
 
     def restore_rng(self, global_rng=True):
         """Set every stochastic layer's stream (and the global RNG) to the stored state.

@@ -1,5 +1,6 @@
 """Writing checkpoints: the network, its training state, atomically."""
 import dataclasses
+import errno
 import os
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from ..layers.input import InputLayer
 from ..layers.registry import registered_layers
 from ..preprocessing import FeaturePipeline
 from ..random import get_rng
+from .errors import CheckpointWriteError
 from .format import (
     FORMAT,
     FORMAT_VERSION,
@@ -122,9 +124,9 @@ def atomic_save(path, write, kind="model", key=None):
     file gets its header (kind, size, SHA-256 and, with ``key``, HMAC) and
     replaces ``path`` through :func:`dropout_layers.files.atomic_path`.
     Whatever happens before the rename, ``path`` keeps its old contents; on
-    an exception the temporary file is removed and the exception re-raised.
-    (A process killed outright leaves its temporary file behind, never a
-    partial ``path``.)
+    an exception the temporary file is removed and the exception re-raised,
+    a full disk as a :class:`CheckpointWriteError`. (A process killed
+    outright leaves its temporary file behind, never a partial ``path``.)
 
     Parameters
     ----------
@@ -133,17 +135,46 @@ def atomic_save(path, write, kind="model", key=None):
         Called with the open, writable :class:`h5py.File`.
     kind : {'model', 'ensemble'}
     key : bytes, optional
+
+    Raises
+    ------
+    CheckpointWriteError
+        If the disk (or the user's quota) fills up on the way, however the
+        system, HDF5 or h5py reports it.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    with atomic_path(path) as temporary:
-        with h5py.File(temporary, "w", libver=_LIBVER, userblock_size=USERBLOCK_SIZE) as h5file:
-            write(h5file)
-        with open(temporary, "r+b") as raw:
-            size = raw.seek(0, os.SEEK_END)
-            header = pack_header(size, Digests(key).read(raw), kind)
-            raw.seek(0)
-            raw.write(header)
+    try:
+        with atomic_path(path) as temporary:
+            with h5py.File(temporary, "w", libver=_LIBVER,
+                           userblock_size=USERBLOCK_SIZE) as h5file:
+                write(h5file)
+            with open(temporary, "r+b") as raw:
+                size = raw.seek(0, os.SEEK_END)
+                header = pack_header(size, Digests(key).read(raw), kind)
+                raw.seek(0)
+                raw.write(header)
+    except (OSError, RuntimeError) as exc:
+        code = _disk_full_errno(exc)
+        if code is None:
+            raise
+        raise CheckpointWriteError(path, f"{os.strerror(code).lower()}; nothing written, the "
+                                         "file (if any) is as it was", code) from exc
+
+
+# How a full disk shows: an OSError's errno, or (from HDF5, through h5py, often as a
+# RuntimeError when the file is flushed on closing) the system's errno in the message.
+_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _disk_full_errno(exc):
+    """``ENOSPC`` or ``EDQUOT`` if ``exc`` says the disk or quota is full, else None."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.errno if exc.errno in _DISK_FULL_ERRNOS else None
+    for exc_errno in _DISK_FULL_ERRNOS:
+        if f"errno = {exc_errno}," in str(exc):
+            return exc_errno
+    return None
 
 
 # --------------------------------------------------------------------------

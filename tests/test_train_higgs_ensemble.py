@@ -82,7 +82,7 @@ def test_predict_with_mc_writes_std_beside_score(ensemble_run, toy_file):
     (("--folds", "1", "--executor", "ray"), "--executor ray needs a bag (--folds 2 or more"),
     (("--folds", "2", "--resume", "model.h5"), "a bag resumes from --out: give --resume without"),
     (("--folds", "1", "--resume"), "--resume without a CHECKPOINT resumes a bag in --out"),
-    (("--valid-fraction", "0.3"), "--valid-fraction needs --folds 1"),
+    (("--valid-fraction", "0.3", "--folds", "3"), "--valid-fraction needs --folds 1"),
     (("--folds", "0",), "argument --folds: must be"),
     (("--folds", "2", "--ray-address", "auto"), "--ray-address needs --executor ray"),
 ])

@@ -86,7 +86,7 @@ def test_bad_frame_values_name_the_column(fitted):
         trainer.predict(holes)
 
 
-def test_feature_names_travel_with_the_checkpoint_metadata(fitted, monkeypatch):
+def test_feature_names_travel_with_the_checkpoint_metadata(fitted, monkeypatch, tmp_path):
     trainer, X, y, _ = fitted
     metadata = trainer.checkpoint_metadata()
     assert metadata["feature_names_in"] == COLUMNS
@@ -96,7 +96,7 @@ def test_feature_names_travel_with_the_checkpoint_metadata(fitted, monkeypatch):
         return types.SimpleNamespace(history=trainer.history.to_dict(), metadata=metadata)
 
     monkeypatch.setattr(training_trainer, "restore_training_state", restore)
-    restored.fit(X.to_numpy(), y, epochs=2, resume_from="run.h5", verbose=False)
+    restored.fit(X.to_numpy(), y, epochs=2, resume_from=str(tmp_path / "run.h5"), verbose=False)
     assert list(restored.feature_names_in_) == COLUMNS
     with pytest.raises(InputError, match="another order"):
         restored.predict(X[COLUMNS[::-1]])

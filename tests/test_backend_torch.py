@@ -11,7 +11,9 @@ import pytest
 
 import dropout_layers as dl
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip(
+    "torch", reason='PyTorch is not installed: pip install -e ".[torch]" (CPU build, ~750 MB; '
+    "CI leaves it out because PyPI's Linux wheel brings the CUDA libraries)")
 
 X = np.linspace(0.5, 1.5, 64 * 40, dtype="float32").reshape(64, 40)
 ONES = np.ones((200, 500), dtype="float32")

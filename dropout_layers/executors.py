@@ -305,15 +305,35 @@ def run_members(train_member, jobs, *, shared=None, settings=None, save_member=N
     jobs = _check_jobs(jobs)
     ray = _import_ray() if settings.executor == "ray" else None  # fail before loading anything
     summary = RunSummary(results=[])
+    results, pending = _load_finished(jobs, load_member if resume else None, summary)
+    bar = _Progress(len(jobs), len(summary.resumed), settings.progress and bool(pending),
+                    settings.desc)
+    try:
+        if pending:
+            _dispatch(ray, train_member, shared, pending,
+                      _recorder(results, summary, save_member, bar), settings)
+    finally:
+        bar.close()
+    summary.results = [results[job.index] for job in jobs]
+    return summary
+
+
+def _load_finished(jobs, load_member, summary):
+    """Return the results ``load_member`` finds, by index, and the jobs still to train."""
     results = {}
     pending = []
     for job in jobs:
-        found = load_member(job) if (resume and load_member is not None) else None
+        found = load_member(job) if load_member is not None else None
         if found is None:
             pending.append(job)
         else:
             results[job.index] = found
             summary.resumed.append(job.index)
+    return results, pending
+
+
+def _recorder(results, summary, save_member, bar):
+    """Return ``finished(job, result)``, which saves, records and counts one member."""
 
     def finished(job, result):
         if save_member is not None:
@@ -322,22 +342,18 @@ def run_members(train_member, jobs, *, shared=None, settings=None, save_member=N
         summary.trained.append(job.index)
         bar.update()
 
-    bar = _Progress(len(jobs), len(summary.resumed), settings.progress and bool(pending),
-                    settings.desc)
-    try:
-        if not pending:
-            pass
-        elif ray is not None:
-            _run_ray(ray, train_member, shared, pending, finished, settings)
-        elif settings.local_workers == 1:
-            for job in pending:
-                finished(job, _run_one(train_member, shared, job))
-        else:
-            _run_processes(train_member, shared, pending, finished, settings)
-    finally:
-        bar.close()
-    summary.results = [results[job.index] for job in jobs]
-    return summary
+    return finished
+
+
+def _dispatch(ray, train_member, shared, jobs, finished, settings):
+    """Train ``jobs`` on Ray, in this process or in worker processes."""
+    if ray is not None:
+        _run_ray(ray, train_member, shared, jobs, finished, settings)
+    elif settings.local_workers == 1:
+        for job in jobs:
+            finished(job, _run_one(train_member, shared, job))
+    else:
+        _run_processes(train_member, shared, jobs, finished, settings)
 
 
 def _drain(submit, wait_one, jobs, finished, window):

@@ -216,8 +216,10 @@ def _advice(options):
 def _callbacks(options, monitor, valid, extra):
     early_stopping = EarlyStopping(monitor, mode="max", patience=int(options.patience))
     best_state = _BestEpochState(early_stopping)
+    # The loss weights average 1, so guessing 0.5 for every event costs ln 2:
+    # a network still at twice that after ten epochs has diverged.
     guard = TrainingGuard(monitor="valid_auc", margin=_chance_margin(valid.y),
-                          advice=_advice(options))
+                          loss_ceiling=2.0 * math.log(2.0), advice=_advice(options))
     # The learning rate of the options wins over a resumed checkpoint's.
     constant_rate = LearningRateSchedule(lambda epoch: options.rate)
     return [constant_rate, early_stopping, best_state, guard, *extra], early_stopping, best_state

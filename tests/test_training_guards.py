@@ -86,3 +86,26 @@ def test_a_healthy_run_passes_every_check():
     history = trainer.fit(X, y, valid=(Xv, yv), epochs=4, batch_size=32, metrics=AUC,
                           callbacks=[guard], verbose=False)
     assert len(history) == 4 and history[-1]["valid_auc"] > 0.8
+
+
+def _feed(guard, losses):
+    """Epoch rows straight into the guard, as the fit loop would send them."""
+    guard.on_train_begin(type("FreshTrainer", (), {"history": []})())
+    for epoch, loss in enumerate(losses, start=1):
+        guard.on_epoch_end(None, epoch, {"epoch": epoch, "train_loss": loss})
+
+
+def test_a_falling_loss_far_above_the_ceiling_is_a_diverged_run():
+    # Falls by half (passes min_drop) but stays at 1e27: Adam at a rate of 1e6.
+    losses = [9e27, 6e27, 5e27, 5.5e27, 4.5e27]
+    _feed(TrainingGuard(stall_epochs=5), losses)  # no ceiling: passes
+    with pytest.raises(TrainingFailed, match=r"diverged: 4\.5e\+27 at best in 5 epochs, "
+                                             r"above 1\.386"):
+        _feed(TrainingGuard(stall_epochs=5, loss_ceiling=2 * np.log(2)), losses)
+
+
+def test_a_loss_below_the_ceiling_by_stall_epochs_passes():
+    guard = TrainingGuard(stall_epochs=3, loss_ceiling=1.0)
+    _feed(guard, [3.0, 2.0, 0.99, 0.9])
+    with pytest.raises(TrainingFailed, match="above 1"):
+        _feed(TrainingGuard(stall_epochs=3, loss_ceiling=1.0), [3.0, 2.0, 1.01])

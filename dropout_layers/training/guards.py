@@ -61,6 +61,12 @@ class TrainingGuard(Callback):
         The first epoch at which the figure is compared with chance: a
         network may take a few epochs to leave it.
     dead_epochs : int
+    loss_ceiling : float, optional
+        A training loss that a network which learns must go below within
+        ``stall_epochs`` epochs, for example a small multiple of the loss
+        of a constant prediction (``ln 2`` for a binary cross-entropy with
+        class-balanced weights). A diverged network's loss may fall from
+        1e27 to 5e27 and so pass the ``min_drop`` test; this one fails it.
     advice : str
         What to change, appended to every message (for example ``'lower the
         learning rate'``).
@@ -74,7 +80,7 @@ class TrainingGuard(Callback):
     """
 
     def __init__(self, stall_epochs=10, min_drop=0.01, monitor=None, chance=0.5, margin=None,
-                 by_epoch=10, dead_epochs=3, advice="lower the learning rate"):
+                 by_epoch=10, dead_epochs=3, loss_ceiling=None, advice="lower the learning rate"):
         self.stall_epochs = int(stall_epochs)
         self.min_drop = float(min_drop)
         self.monitor = monitor
@@ -82,6 +88,7 @@ class TrainingGuard(Callback):
         self.margin = None if margin is None else float(margin)
         self.by_epoch = int(by_epoch)
         self.dead_epochs = int(dead_epochs)
+        self.loss_ceiling = None if loss_ceiling is None else float(loss_ceiling)
         self.advice = advice
         self._losses = []
         self._figures = []
@@ -126,6 +133,9 @@ class TrainingGuard(Callback):
         if best > first * (1.0 - self.min_drop):
             self._fail(f"the training loss has not fallen in {len(self._losses)} epochs "
                        f"({first:.4f} at epoch {first_epoch}, at best {best:.4f})")
+        if self.loss_ceiling is not None and best > self.loss_ceiling:
+            self._fail(f"the training loss diverged: {best:.4g} at best in "
+                       f"{len(self._losses)} epochs, above {self.loss_ceiling:.4g}")
 
     def _check_dead(self, epoch):
         recent = self._figures[-self.dead_epochs:]

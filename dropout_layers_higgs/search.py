@@ -333,36 +333,49 @@ def run_search(data, options, n_trials, out_dir, seed=0, ray_address=None, max_c
     Each trial trains with one BLAS thread and asks Tune for one CPU, so
     that concurrent trials do not compete for the cores.
     """
-    ray, tune = _import_tune()
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search.basic_variant import BasicVariantGenerator
-
+    _, tune = _import_tune()
     started = time.perf_counter()
     options = dataclasses.replace(options, progress=False)
     monitor = options.monitor or default_monitor(data)
-    metric = f"best_{history_key(monitor)}"
+    callbacks = [] if say is None else [_progress_callback(tune, options, n_trials, monitor, say)]
+    storage = (Path(out_dir) / SEARCH_DIRECTORY).absolute()
+    name = time.strftime("%Y%m%d-%H%M%S")
+    tuner = tune.Tuner(
+        _trainable(tune, data, options, seed), param_space=search_space(tune, options.update),
+        tune_config=_tune_config(tune, options, n_trials, monitor, seed, max_concurrent),
+        run_config=tune.RunConfig(name=name, storage_path=str(storage), verbose=0,
+                                  callbacks=callbacks))
+    trials = _ranked_trials(_fit(tuner, ray_address), options, monitor)
+    return SearchResult(trials=trials, monitor=monitor, seed=int(seed), options=options,
+                        tune_dir=storage / name, seconds=time.perf_counter() - started)
+
+
+def _trainable(tune, data, options, seed):
+    """Return :func:`_run_trial` bound to the run's split and seed, asking for one CPU."""
     train_idx, valid_idx, _ = split_events(data, options, seed)
+    return tune.with_resources(
+        tune.with_parameters(_run_trial, data=data, train_idx=train_idx, valid_idx=valid_idx,
+                             options=options, seed=int(seed)),
+        {"cpu": 1})
+
+
+def _tune_config(tune, options, n_trials, monitor, seed, max_concurrent):
+    """Return the sampling (seeded by ``seed``) and the ASHA scheduling of the trials."""
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
     epochs = int(options.epochs)
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=epochs,
                               grace_period=max(1, int(GRACE_FRACTION * epochs)),
                               reduction_factor=REDUCTION_FACTOR)
-    trainable = tune.with_resources(
-        tune.with_parameters(_run_trial, data=data, train_idx=train_idx, valid_idx=valid_idx,
-                             options=options, seed=int(seed)),
-        {"cpu": 1})
-    callbacks = []
-    if say is not None:
-        callbacks.append(_progress_callback(tune, options, n_trials, monitor, say))
-    storage = (Path(out_dir) / SEARCH_DIRECTORY).absolute()
-    name = time.strftime("%Y%m%d-%H%M%S")
-    tuner = tune.Tuner(
-        trainable, param_space=search_space(tune, options.update),
-        tune_config=tune.TuneConfig(
-            num_samples=int(n_trials), metric=metric, mode="max", scheduler=scheduler,
-            search_alg=BasicVariantGenerator(random_state=int(seed)),
-            max_concurrent_trials=max_concurrent),
-        run_config=tune.RunConfig(name=name, storage_path=str(storage), verbose=0,
-                                  callbacks=callbacks))
+    return tune.TuneConfig(
+        num_samples=int(n_trials), metric=f"best_{history_key(monitor)}", mode="max",
+        scheduler=scheduler, search_alg=BasicVariantGenerator(random_state=int(seed)),
+        max_concurrent_trials=max_concurrent)
+
+
+def _fit(tuner, ray_address):
+    """Run the trials on Ray; return Tune's result grid."""
     # Tune starts trials as actors with no environment of their own, so the
     # one-thread BLAS limit goes on the whole job. The legacy console output
     # obeys verbose=0; the new one still prints a banner and its experiment
@@ -371,15 +384,18 @@ def run_search(data, options, n_trials, out_dir, seed=0, ray_address=None, max_c
     # never ran.
     with ray_session(ray_address, env_vars=thread_env(1), code=worker_code()), \
             environment_variables({"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_SIGINT_HANDLER": "1"}):
-        grid = tuner.fit()
+        return tuner.fit()
+
+
+def _ranked_trials(grid, options, monitor):
+    """Return the trials best first, failed ones last; raise if every trial failed."""
     trials = [_trial_result(number, result, options, monitor)
               for number, result in enumerate(grid, start=1)]
     if all(trial.best_value is None for trial in trials):
         first_error = next((trial.error for trial in trials if trial.error), "no results")
         raise SearchError(f"all {len(trials)} trials failed; the first: {first_error}")
     trials.sort(key=lambda trial: (trial.best_value is None, -(trial.best_value or 0.0)))
-    return SearchResult(trials=trials, monitor=monitor, seed=int(seed), options=options,
-                        tune_dir=storage / name, seconds=time.perf_counter() - started)
+    return trials
 
 
 _COLUMNS = ("rank", "trial", "dropout", "hidden", "learning rate", "epochs", "best valid {}",

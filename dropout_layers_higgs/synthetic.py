@@ -234,6 +234,26 @@ def _simulate_process(rng, process, n_wanted):
 
 def _produce(rng, process, n):
     """Stage 1: jets' pT and phi, the boson decay and the measured tau and lepton."""
+    n_jets, jet_pt, jet_phi = _jets(rng, process, n)
+    boson_px, boson_py, fake = _recoil(rng, process, jet_pt, jet_phi)
+    rapidity = rng.normal(0.0, 1.0 if process in (_VBF, _TTBAR) else 1.3, n)
+    if process in (_GGF, _VBF, _Z):
+        mass, tau, lep, x_tau, x_lep = _tau_pair(rng, process, boson_px, boson_py, rapidity)
+        nu = None
+    else:
+        mass = np.full(n, np.nan)  # no tau pair: the MMC is computed in stage 2
+        tau = fake
+        lep, nu, x_tau, x_lep = _w_decay(rng, boson_px, boson_py, rapidity)
+    nu_px, nu_py = _neutrinos(rng, process, tau, lep, x_tau, x_lep, nu)
+    nu_px, nu_py, tau_pt, tau_eta, tau_phi, lep_pt, lep_eta, lep_phi = _detector_response(
+        rng, tau, lep, x_tau, x_lep, nu_px, nu_py)
+    return dict(n_jets=n_jets, jet_pt=jet_pt, jet_phi=jet_phi, nu_px=nu_px, nu_py=nu_py,
+                mass=mass, tau_pt=tau_pt, tau_eta=tau_eta, tau_phi=tau_phi, lep_pt=lep_pt,
+                lep_eta=lep_eta, lep_phi=lep_phi)
+
+
+def _jets(rng, process, n):
+    """Draw the jet multiplicity, and pT (0 in unused slots) and phi of ``_MAX_JETS`` jets."""
     category = rng.choice(4, size=n, p=_JET_MULTIPLICITY[process])
     n_jets = np.minimum(np.where(category == 3, 2 + rng.geometric(0.6, n), category), _MAX_JETS)
     jet_pt = 30.0 + rng.exponential(_JET_PT_SCALE[process], (n, _MAX_JETS))
@@ -241,15 +261,21 @@ def _produce(rng, process, n):
         jet_pt[:, :2] = 30.0 + rng.exponential(55.0, (n, 2))  # the two tagging jets
     jet_pt[np.arange(_MAX_JETS) >= n_jets[:, None]] = 0.0
     jet_phi = rng.uniform(-np.pi, np.pi, (n, _MAX_JETS))
+    return n_jets, jet_pt, jet_phi
+
+
+def _recoil(rng, process, jet_pt, jet_phi):
+    """Return the boson's (px, py) and, in W + jets and ttbar, the fake tau's (px, py, pz)."""
+    n = len(jet_pt)
     jet_px_sum = np.sum(jet_pt * np.cos(jet_phi), axis=1)
     jet_py_sum = np.sum(jet_pt * np.sin(jet_phi), axis=1)
-
     # The boson recoils against the jets plus soft radiation; in top decays
     # only partly, the rest of the recoil being the other top.
     balance = _TTBAR_BALANCE if process == _TTBAR else 1.0
     soft = 25.0 if process == _TTBAR else 8.0
     boson_px = -balance * jet_px_sum + rng.normal(0.0, soft, n)
     boson_py = -balance * jet_py_sum + rng.normal(0.0, soft, n)
+    fake = None
     if process in (_W, _TTBAR):
         # A jet faking the hadronic tau; in W + jets the W recoils against it too.
         fake_pt = 20.0 + rng.exponential(30.0 if process == _TTBAR else 22.0, n)
@@ -259,53 +285,81 @@ def _produce(rng, process, n):
                 fake_pt * np.sinh(fake_eta))
         if process == _W:
             boson_px, boson_py = boson_px - fake[0], boson_py - fake[1]
-    rapidity = rng.normal(0.0, 1.0 if process in (_VBF, _TTBAR) else 1.3, n)
+    return boson_px, boson_py, fake
 
-    if process in (_GGF, _VBF, _Z):
-        if process == _Z:
-            # The Z peak on top of the falling Drell-Yan (photon) continuum,
-            # which reaches under the Higgs mass.
-            mass = np.where(rng.random(n) < _DRELL_YAN_FRACTION,
-                            _falling_mass(rng, 60.0, 250.0, n),
-                            _breit_wigner(rng, _Z_MASS, _Z_WIDTH, 70.0, 115.0, n))
-        else:
-            mass = np.full(n, _HIGGS_MASS)
-        first, second = _two_body_decay(rng, mass, boson_px, boson_py, rapidity)
-        hadronic_first = rng.random(n) < 0.5
-        tau = _choose(hadronic_first, first, second)
-        lep = _choose(hadronic_first, second, first)
-        x_tau = rng.beta(1.6, 1.1, n)
-        x_lep = rng.beta(2.0, 3.0, n)
+
+def _tau_pair(rng, process, boson_px, boson_py, rapidity):
+    """Decay a Higgs or a Z to a hadronic and a leptonic tau.
+
+    Returns the boson mass, both taus' (px, py, pz) and the visible momentum
+    fraction of each.
+    """
+    n = len(boson_px)
+    if process == _Z:
+        # The Z peak on top of the falling Drell-Yan (photon) continuum,
+        # which reaches under the Higgs mass.
+        mass = np.where(rng.random(n) < _DRELL_YAN_FRACTION,
+                        _falling_mass(rng, 60.0, 250.0, n),
+                        _breit_wigner(rng, _Z_MASS, _Z_WIDTH, 70.0, 115.0, n))
     else:
-        mass = np.full(n, np.nan)  # no tau pair: the MMC is computed in stage 2
-        w_mass = _breit_wigner(rng, _W_MASS, _W_WIDTH, 60.0, 100.0, n)
-        lep, nu = _two_body_decay(rng, w_mass, boson_px, boson_py, rapidity)
-        # W -> tau nu with tau -> lepton: the lepton keeps a fraction of the tau.
-        x_lep = np.where(rng.random(n) < _W_TO_TAU_FRACTION, rng.beta(2.0, 3.0, n), 1.0)
-        x_tau = np.ones(n)
-        tau = fake
+        mass = np.full(n, _HIGGS_MASS)
+    first, second = _two_body_decay(rng, mass, boson_px, boson_py, rapidity)
+    hadronic_first = rng.random(n) < 0.5
+    tau = _choose(hadronic_first, first, second)
+    lep = _choose(hadronic_first, second, first)
+    x_tau = rng.beta(1.6, 1.1, n)
+    x_lep = rng.beta(2.0, 3.0, n)
+    return mass, tau, lep, x_tau, x_lep
+
+
+def _w_decay(rng, boson_px, boson_py, rapidity):
+    """Decay a W to a lepton (directly or through a tau) and a neutrino.
+
+    Returns the lepton's (or its parent tau's) and the neutrino's
+    (px, py, pz), and the visible momentum fractions of the (fake) tau and
+    the lepton.
+    """
+    n = len(boson_px)
+    w_mass = _breit_wigner(rng, _W_MASS, _W_WIDTH, 60.0, 100.0, n)
+    lep, nu = _two_body_decay(rng, w_mass, boson_px, boson_py, rapidity)
+    # W -> tau nu with tau -> lepton: the lepton keeps a fraction of the tau.
+    x_lep = np.where(rng.random(n) < _W_TO_TAU_FRACTION, rng.beta(2.0, 3.0, n), 1.0)
+    x_tau = np.ones(n)
+    return lep, nu, x_tau, x_lep
+
+
+def _neutrinos(rng, process, tau, lep, x_tau, x_lep, nu):
+    """Return the true missing transverse momentum (px, py): the neutrinos'."""
     # Collinear tau decays: the neutrinos carry the rest of each tau.
     nu_px = (1 - x_tau) * tau[0] + (1 - x_lep) * lep[0]
     nu_py = (1 - x_tau) * tau[1] + (1 - x_lep) * lep[1]
     if process in (_W, _TTBAR):
         nu_px, nu_py = nu_px + nu[0], nu_py + nu[1]
     if process == _TTBAR:
+        n = len(nu_px)
         extra_pt = rng.gamma(2.0, 20.0, n)  # the other W's neutrino
         extra_phi = rng.uniform(-np.pi, np.pi, n)
         nu_px, nu_py = nu_px + extra_pt * np.cos(extra_phi), nu_py + extra_pt * np.sin(extra_phi)
+    return nu_px, nu_py
 
-    # Detector response: the visible tau and lepton are measured with a
-    # relative resolution, and what they are mismeasured by shows up in the
-    # missing momentum (which balances all measured objects).
+
+def _detector_response(rng, tau, lep, x_tau, x_lep, nu_px, nu_py):
+    """Measure the visible tau and lepton.
+
+    Returns the missing (px, py) and the measured tau's and lepton's pT,
+    eta and phi.
+    """
+    # The visible tau and lepton are measured with a relative resolution,
+    # and what they are mismeasured by shows up in the missing momentum
+    # (which balances all measured objects).
+    n = len(nu_px)
     tau_scale = x_tau * (1.0 + _TAU_RESOLUTION * rng.standard_normal(n))
     lep_scale = x_lep * (1.0 + _LEPTON_RESOLUTION * rng.standard_normal(n))
     nu_px = nu_px + (x_tau - tau_scale) * tau[0] + (x_lep - lep_scale) * lep[0]
     nu_py = nu_py + (x_tau - tau_scale) * tau[1] + (x_lep - lep_scale) * lep[1]
     tau_pt, tau_eta, tau_phi = _pt_eta_phi(*(tau_scale * c for c in tau))
     lep_pt, lep_eta, lep_phi = _pt_eta_phi(*(lep_scale * c for c in lep))
-    return dict(n_jets=n_jets, jet_pt=jet_pt, jet_phi=jet_phi, nu_px=nu_px, nu_py=nu_py,
-                mass=mass, tau_pt=tau_pt, tau_eta=tau_eta, tau_phi=tau_phi, lep_pt=lep_pt,
-                lep_eta=lep_eta, lep_phi=lep_phi)
+    return nu_px, nu_py, tau_pt, tau_eta, tau_phi, lep_pt, lep_eta, lep_phi
 
 
 def _measure(rng, process, e):
@@ -352,7 +406,6 @@ def _measure(rng, process, e):
 
 def _kaggle_features(e):
     """Return the 30 Kaggle features of selected events, rounded to 1e-3, float64."""
-    n = len(e["tau_pt"])
     met = np.hypot(e["met_px"], e["met_py"])
     met_phi = np.arctan2(e["met_py"], e["met_px"])
     tau_px, tau_py = e["tau_pt"] * np.cos(e["tau_phi"]), e["tau_pt"] * np.sin(e["tau_phi"])
@@ -394,7 +447,12 @@ def _kaggle_features(e):
     f["PRI_jet_subleading_pt"], f["PRI_jet_subleading_eta"], f["PRI_jet_subleading_phi"] = (
         jet_pt[:, 1], jet_eta[:, 1], jet_phi[:, 1])
     f["PRI_jet_all_pt"] = e["jet_all_pt"]
+    return _feature_matrix(f, has_leading, has_subleading)
 
+
+def _feature_matrix(f, has_leading, has_subleading):
+    """Lay out the features ``f`` in Kaggle order, rounded, with the challenge's -999s."""
+    n = len(has_leading)
     features = np.empty((n, len(KAGGLE_FEATURES)))
     for j, name in enumerate(KAGGLE_FEATURES):
         features[:, j] = f[name]
@@ -409,7 +467,7 @@ def _kaggle_features(e):
         "PRI_jet_leading_pt", "PRI_jet_leading_eta", "PRI_jet_leading_phi")]
     features[np.ix_(~has_subleading, undefined_without_two_jets)] = MISSING_VALUE
     features[np.ix_(~has_leading, undefined_without_jets)] = MISSING_VALUE
-    features[e["mmc"] == MISSING_VALUE, 0] = MISSING_VALUE
+    features[f["DER_mass_MMC"] == MISSING_VALUE, 0] = MISSING_VALUE
     return features
 
 

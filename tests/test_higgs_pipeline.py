@@ -297,7 +297,8 @@ def test_bag_checkpoint_predicts_the_test_scores_and_does_not_resume(bag, toy, t
     assert ensemble.metadata["kind"] == BAG_CHECKPOINT_KIND
     assert ensemble.threshold == bag.threshold
     X = HiggsPreprocessor.from_state(ensemble.preprocessing).transform(toy.X[bag.test_idx])
-    np.testing.assert_allclose(ensemble.predict(X).reshape(-1), bag.test_scores, rtol=1e-6)
+    np.testing.assert_allclose(ensemble.predict(X, preprocess=False).reshape(-1), bag.test_scores,
+                               rtol=1e-6)
     with pytest.raises(PipelineError, match="holds a bag of networks"):
         load_resume_checkpoint(path)
 

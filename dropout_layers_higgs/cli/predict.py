@@ -47,7 +47,6 @@ import numpy as np
 from dropout_layers.checkpoint import is_ensemble_file, load_checkpoint, load_ensemble
 from dropout_layers.files import atomic_path
 from dropout_layers.metrics import roc_auc
-from dropout_layers.uncertainty import predict_mc
 
 from ..data import load_higgs, write_submission
 from ..data.sources import expand_paths
@@ -146,19 +145,14 @@ def load_model(path):
 
 def score(checkpoint, X, batch_size, mc=None, seed=0):
     """Score preprocessed events: deterministic, or MC-dropout (mean, std) of ``mc`` passes."""
+    # X is preprocessed already: the stored preprocessing is not applied again.
     if mc is None:
-        if hasattr(checkpoint, "members"):
-            scores = checkpoint.predict(X, batch_size=batch_size)
-        else:  # X is preprocessed already: the stored preprocessing is not applied again
-            scores = checkpoint.predict(X, batch_size=batch_size, preprocess=False)
+        scores = checkpoint.predict(X, batch_size=batch_size, preprocess=False)
         return np.asarray(scores, dtype=np.float64).reshape(-1), None
-    if hasattr(checkpoint, "predict_mc"):
-        # An ensemble (ensemble.h5 of train_higgs.py --folds): the spread of
-        # all members' passes together, dropout noise and member disagreement.
-        mean, std = checkpoint.predict_mc(X, n_samples=mc, batch_size=batch_size, seed=seed)
-    else:
-        mean, std = predict_mc(checkpoint.network, X, n_samples=mc, batch_size=batch_size,
-                               seed=seed)
+    # For a bag, the spread of all members' passes together: dropout noise
+    # and the members' disagreement.
+    mean, std = checkpoint.predict_mc(X, n_samples=mc, batch_size=batch_size, seed=seed,
+                                      preprocess=False)
     return mean.reshape(-1), std.reshape(-1)
 
 

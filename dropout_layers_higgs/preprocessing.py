@@ -6,11 +6,14 @@ transform is a :class:`dropout_layers.preprocessing.FeaturePipeline`
 (:attr:`HiggsPreprocessor.pipeline`), and :meth:`HiggsPreprocessor.get_state`
 is that pipeline's state plus the fit settings, so that a checkpoint saved
 with ``preprocessing=preprocessor.get_state()`` predicts from raw events on
-its own (``train_higgs.py --folds 1`` writes one; the default bag is an
-ensemble file, read with ``dl.load_ensemble``, whose ``pipeline`` is this one)::
+its own. ``train_higgs.py`` writes a single network or a bag to
+``model.h5``; :func:`dropout_layers.load_checkpoint` reads either (a
+``Checkpoint`` or an ``Ensemble``, both ``Predictor``), and both apply this
+pipeline before the network::
 
-    ckpt = dl.load_checkpoint("higgs_one/model.h5")
-    scores = ckpt.predict(raw_events)      # the 30 raw columns, by name for a DataFrame
+    model = dl.load_checkpoint("higgs_out/model.h5")
+    scores = model.predict(raw_events)     # the 30 raw columns, by name for a DataFrame
+    scores = model.predict(features, preprocess=False)   # rows preprocessed already
 """
 import numpy as np
 

@@ -401,34 +401,54 @@ def train_bag(data, pool, options, plan, settings=None, store=None, train_fn=Non
     """
     pool = np.asarray(pool, dtype=np.int64)
     preprocessor = fit_preprocessor(data, pool, options)
-    try:
-        splits, jobs = _jobs(data, pool, options, plan)
-    except ValueError as exc:
-        raise PipelineError(f"{data.path or 'data'}: {exc}; use fewer folds or more labelled "
-                            "events") from None
+    splits, jobs = _planned_jobs(data, pool, options, plan)
     if store is not None:
         store.preprocessing = preprocessor.get_state()
-    settings = dataclasses.replace(settings or ExecutorSettings(progress=options.progress),
-                                   desc="ensemble members",
-                                   code=(*(settings.code if settings else ()), *worker_code()))
+    settings = _bag_settings(settings, options)
     started = time.perf_counter()
-    summary = run_members(
-        _train_split, jobs, shared=(data, dataclasses.replace(options, progress=False),
-                                    preprocessor, train_fn, callbacks),
-        settings=settings, save_member=None if store is None else store.save,
-        load_member=None if store is None else store.load,
-        resume=store is not None and store.resume)
+    summary = _run_bag(jobs, (data, dataclasses.replace(options, progress=False), preprocessor,
+                              train_fn, callbacks), settings, store)
     seconds = time.perf_counter() - started
     ensemble, oof, scores = _score_members(data, pool, splits, summary.results, preprocessor,
                                            options, plan.seed)
-    ensemble.metadata = {"threshold": scores["threshold"], "n_folds": plan.n_folds,
-                         "n_repeats": plan.n_repeats, "seed": plan.seed,
-                         "options": _options_record(options),
-                         "feature_names": list(data.feature_names),
-                         "cv": {k: v for k, v in scores.items() if k != "members"}}
+    ensemble.metadata = _bag_metadata(data, options, plan, scores)
     return BagResult(ensemble=ensemble, members=summary.results, splits=splits, pool=pool,
                      oof_scores=oof, scores=scores, trained=summary.trained,
                      resumed=summary.resumed, seconds=seconds)
+
+
+def _planned_jobs(data, pool, options, plan):
+    """Return the plan's splits of ``pool`` and their jobs; a fold without a class is refused."""
+    try:
+        return _jobs(data, pool, options, plan)
+    except ValueError as exc:
+        raise PipelineError(f"{data.path or 'data'}: {exc}; use fewer folds or more labelled "
+                            "events") from None
+
+
+def _bag_settings(settings, options):
+    """Return ``settings`` (or the default) with the members' label and the code to ship."""
+    return dataclasses.replace(settings or ExecutorSettings(progress=options.progress),
+                               desc="ensemble members",
+                               code=(*(settings.code if settings else ()), *worker_code()))
+
+
+def _run_bag(jobs, shared, settings, store):
+    """Train the members of ``jobs``, saving each to ``store`` and resuming from it."""
+    return run_members(
+        _train_split, jobs, shared=shared,
+        settings=settings, save_member=None if store is None else store.save,
+        load_member=None if store is None else store.load,
+        resume=store is not None and store.resume)
+
+
+def _bag_metadata(data, options, plan, scores):
+    """Return what ``ensemble.h5`` records of the bag: its plan, options and CV figures."""
+    return {"threshold": scores["threshold"], "n_folds": plan.n_folds,
+            "n_repeats": plan.n_repeats, "seed": plan.seed,
+            "options": _options_record(options),
+            "feature_names": list(data.feature_names),
+            "cv": {k: v for k, v in scores.items() if k != "members"}}
 
 
 def train_ensemble(data, options, out_dir, plan=None, settings=None, resume=False,

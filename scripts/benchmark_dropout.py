@@ -39,6 +39,7 @@ Example::
     python scripts/benchmark_dropout.py --mode JAX --no-torch --rows 20000 --epochs 2
 """
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -342,9 +343,33 @@ def main(argv=None):
     args = parse_args(argv)
     args.load_at_start = os.getloadavg()[0]
     limit_threads(args.threads)
-    import numpy as np
+    # Imported only now, after limit_threads: NumPy's BLAS reads the thread
+    # variables when it loads.
     import pytensor
 
+    torch = import_torch(args)
+    data = make_data(args)
+    specs = variant_specs(args, torch)
+    print_header(args, data, pytensor.config.linker)
+    sgemm_before = measure_sgemm(args)
+    variants = build_variants(args, specs, data, torch)
+    sgemm_rounds = time_training(args, variants, data)
+    time_predictions(args, variants)
+    sgemm_after = measure_sgemm(args)
+
+    sgemm_all = [sgemm_before["gflops"], *sgemm_rounds, sgemm_after["gflops"]]
+    flop_per_sample = train_flop_per_sample(args)
+    results = report(args, variants, sgemm_rounds, flop_per_sample, sgemm_all)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot:
+        plot(results, args.plot)
+    return results
+
+
+def import_torch(args):
+    """Return PyTorch, on ``--threads`` threads, or None (not installed, or ``--no-torch``)."""
     try:
         import torch
     except ImportError:
@@ -353,6 +378,22 @@ def main(argv=None):
         torch = None
     if torch is not None:
         torch.set_num_threads(args.threads)
+    return torch
+
+
+@dataclasses.dataclass
+class BenchmarkData:
+    """The random batches every variant trains and predicts on (NumPy, float32)."""
+
+    train: list
+    predict: list
+    mc: list
+    n_samples: int
+
+
+def make_data(args):
+    """Draw ``--rows`` training rows (whole batches) and the prediction batches from them."""
+    import numpy as np
 
     rng = np.random.default_rng(args.seed)
     n_batches = args.rows // args.batch_size
@@ -364,7 +405,12 @@ def main(argv=None):
     n_predict = max(1, min(args.predict_rows, n_batches * bs) // bs)
     np_predict = [x for x, _ in np_batches[:n_predict]]
     mc_predict = np_predict[: max(1, n_predict // args.mc_passes)]
+    return BenchmarkData(train=np_batches, predict=np_predict, mc=mc_predict,
+                         n_samples=n_batches * bs)
 
+
+def variant_specs(args, torch):
+    """Return ``(name, backend, dropout, method)`` of each variant to run."""
     specs = [
         ("none", "pytensor", None, None),
         ("switch+uniform", "pytensor", "switch", "uniform"),
@@ -387,31 +433,37 @@ def main(argv=None):
             raise SystemExit(f"unknown variants {sorted(unknown)}; "
                              f"choose from {[s[0] for s in specs]}")
         specs = [s for s in specs if s[0] in wanted]
+    return specs
 
+
+def print_header(args, data, linker):
+    """Say what is measured, and warn when the machine is busy from the start."""
     layout = "-".join(str(s) for s in [args.inputs] + args.hidden + [1])
-    print(f"network {layout}, batch {bs}, p={args.p}, "
-          f"{n_batches * bs} rows, {args.threads} threads, float32, PyTensor "
-          f"{'mode ' + args.mode if args.mode else 'linker ' + pytensor.config.linker}, "
+    print(f"network {layout}, batch {args.batch_size}, p={args.p}, "
+          f"{data.n_samples} rows, {args.threads} threads, float32, PyTensor "
+          f"{'mode ' + args.mode if args.mode else 'linker ' + linker}, "
           f"{platform.processor() or platform.machine()}")
-
     if args.load_at_start > 0.5:
         print(f"warning: load average {args.load_at_start:.2f} before the start: other "
               "processes are "
               "running, and the timings will be noisy")
-    sgemm_before = measure_sgemm(args)
+
+
+def build_variants(args, specs, data, torch):
+    """Compile and warm up every variant; return them by name with their batches."""
     variants = {}
     for name, backend, dropout, method in specs:
         rss_before = peak_rss_mb()
         if backend == "pytensor":
             rectifier = maximum_rectify if name == "none+maximum" else None
             variant = build_pytensor_variant(args, dropout, method, rectifier)
-            batches = np_batches
-            predict_batches, mc_batches = np_predict, mc_predict
+            batches = data.train
+            predict_batches, mc_batches = data.predict, data.mc
         else:
             variant = build_torch_variant(args, dropout)
-            batches = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in np_batches]
-            predict_batches = [torch.from_numpy(x) for x in np_predict]
-            mc_batches = [torch.from_numpy(x) for x in mc_predict]
+            batches = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data.train]
+            predict_batches = [torch.from_numpy(x) for x in data.predict]
+            mc_batches = [torch.from_numpy(x) for x in data.mc]
         warmup = [batches[i % len(batches)] for i in range(args.warmup_batches)]
         run_epoch(variant["train"], warmup)
         variant.update(batches=batches, predict_batches=predict_batches, mc_batches=mc_batches,
@@ -419,107 +471,42 @@ def main(argv=None):
                        rss_increase_mb=peak_rss_mb() - rss_before)
         variants[name] = variant
         print(f"  built {name:<16} (compile {variant['compile_seconds']:.1f} s)", flush=True)
+    return variants
 
-    n_samples = n_batches * bs
+
+def time_training(args, variants, data):
+    """Time ``--epochs`` interleaved epochs; return sgemm's GFLOP/s in each."""
     sgemm = sgemm_step(args)
     sgemm_rounds = []
     for epoch in range(args.epochs):
-        seconds, gflops_round = interleaved_epoch(variants, n_batches, args.chunks, sgemm)
+        seconds, gflops_round = interleaved_epoch(variants, len(data.train), args.chunks, sgemm)
         for name, variant in variants.items():
-            variant["epoch_rates"].append(n_samples / seconds[name])
+            variant["epoch_rates"].append(data.n_samples / seconds[name])
         sgemm_rounds.append(gflops_round)
         print(f"  epoch {epoch + 1}/{args.epochs}: " + ", ".join(
             f"{name} {v['epoch_rates'][-1]:,.0f}" for name, v in variants.items())
             + f"; sgemm {sgemm_rounds[-1]:.0f} GFLOP/s", flush=True)
+    return sgemm_rounds
 
-    for name, variant in variants.items():
+
+def time_predictions(args, variants):
+    """Add each variant's deterministic and MC-dropout prediction rates."""
+    for variant in variants.values():
         variant["predict_rate"] = time_prediction(variant["predict"], variant["predict_batches"])
         if variant["mc"] is not None:
             variant["mc_rate"] = time_prediction(variant["mc"], variant["mc_batches"],
                                                  passes=args.mc_passes)
-    sgemm_after = measure_sgemm(args)
-
-    sgemm_all = [sgemm_before["gflops"], *sgemm_rounds, sgemm_after["gflops"]]
-    flop_per_sample = train_flop_per_sample(args)
-    results = report(args, variants, sgemm_rounds, flop_per_sample, sgemm_all)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"wrote {args.json}")
-    if args.plot:
-        plot(results, args.plot)
-    return results
 
 
 def report(args, variants, sgemm_rounds, flop_per_sample, sgemm_all):
     gflops = statistics.median(sgemm_rounds)
     bound = gflops * 1e9 / flop_per_sample
     bound_rounds = [g * 1e9 / flop_per_sample for g in sgemm_rounds]
-    rows = {}
-    for name, v in variants.items():
-        rows[name] = {
-            "backend": v["backend"],
-            "train_samples_per_s": statistics.median(v["epoch_rates"]),
-            "epoch_samples_per_s": v["epoch_rates"],
-            "predict_samples_per_s": v["predict_rate"],
-            "mc_predict_samples_per_s": v.get("mc_rate"),
-            "compile_seconds": v["compile_seconds"],
-            "rss_increase_mb": v["rss_increase_mb"],
-        }
-
-    def ratio(a, b):
-        """Median over epochs of the ratio within each epoch (the variants shared its machine)."""
-        if a in rows and b in rows:
-            return statistics.median(x / y for x, y in zip(rows[a]["epoch_samples_per_s"],
-                                                           rows[b]["epoch_samples_per_s"]))
-        return None
-
-    def vs_bound(name):
-        rates = rows[name]["epoch_samples_per_s"]
-        return statistics.median(r / b for r, b in zip(rates, bound_rounds))
-
-    baselines = {"pytensor": "none", "torch": "torch none"}
-    print()
-    print("| variant | train samples/s | vs its no-dropout | vs sgemm bound | predict samples/s | "
-          "MC-dropout samples/s | MC / predict |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, row in rows.items():
-        base = ratio(name, baselines[row["backend"]])
-        mc = row["mc_predict_samples_per_s"]
-        row["vs_no_dropout"] = base
-        row["vs_sgemm_bound"] = vs_bound(name)
-        mc_text = "-" if mc is None else f"{mc:,.0f}"
-        mc_ratio = None if mc is None else mc / row["predict_samples_per_s"]
-        row["mc_vs_predict"] = mc_ratio
-        print(f"| {name} | {row['train_samples_per_s']:,.0f} | {_fmt(base)} | "
-              f"{row['vs_sgemm_bound']:.2f} | "
-              f"{row['predict_samples_per_s']:,.0f} | {mc_text} | {_fmt(mc_ratio)} |")
-
-    best = max((n for n in rows if rows[n]["backend"] == "pytensor" and not n.startswith("none")),
-               key=lambda n: rows[n]["train_samples_per_s"], default=None)
-    goals = {
-        "dropout_vs_none": ratio("switch+bits", "none"),
-        "dropout_vs_torch_dropout": ratio("switch+bits", "torch dropout"),
-        "none_vs_sgemm_bound": vs_bound("none") if "none" in rows else None,
-        "switch_vs_multiply_uniform": ratio("switch+uniform", "multiply+uniform"),
-        "switch_vs_multiply_bits": ratio("switch+bits", "multiply+bits"),
-        "bits_vs_uniform_switch": ratio("switch+bits", "switch+uniform"),
-        "fastest_dropout_variant": best,
-    }
-    print()
-    print(f"sgemm: {gflops:.0f} GFLOP/s (NumPy on this step's products, timed in turn with the "
-          f"variants; median of {len(sgemm_rounds)} epochs, {min(sgemm_all):.0f} to "
-          f"{max(sgemm_all):.0f} in all measurements); {flop_per_sample / 1e6:.2f} MFLOP per "
-          f"sample -> bound {bound:,.0f} samples/s")
-    print("ratios are medians of within-epoch ratios")
-    print(f"goal 1, switch+bits / none:          {_fmt(goals['dropout_vs_none'])}  "
-          "(target >= 0.90)")
-    print(f"goal 2, switch+bits / torch dropout: {_fmt(goals['dropout_vs_torch_dropout'])}  "
-          "(target >= 1.80)")
-    print(f"goal 3, none / sgemm bound:          {_fmt(goals['none_vs_sgemm_bound'])}  "
-          "(target >= 0.80)")
-    print(f"switch / multiply: {_fmt(goals['switch_vs_multiply_uniform'])} with the uniform mask, "
-          f"{_fmt(goals['switch_vs_multiply_bits'])} with the bit mask; "
-          f"fastest dropout variant: {best}")
+    rows = variant_rows(variants)
+    add_ratios(rows, bound_rounds)
+    print_table(rows)
+    goals = goal_ratios(rows, bound_rounds)
+    print_goals(goals, gflops, sgemm_rounds, sgemm_all, flop_per_sample, bound)
     print(f"peak RSS {peak_rss_mb():.0f} MiB")
     return {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
@@ -535,6 +522,94 @@ def report(args, variants, sgemm_rounds, flop_per_sample, sgemm_all):
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
+
+
+def variant_rows(variants):
+    """Return the measured figures of each variant, by name."""
+    rows = {}
+    for name, v in variants.items():
+        rows[name] = {
+            "backend": v["backend"],
+            "train_samples_per_s": statistics.median(v["epoch_rates"]),
+            "epoch_samples_per_s": v["epoch_rates"],
+            "predict_samples_per_s": v["predict_rate"],
+            "mc_predict_samples_per_s": v.get("mc_rate"),
+            "compile_seconds": v["compile_seconds"],
+            "rss_increase_mb": v["rss_increase_mb"],
+        }
+    return rows
+
+
+def epoch_ratio(rows, a, b):
+    """Median over epochs of the ratio within each epoch (the variants shared its machine)."""
+    if a in rows and b in rows:
+        return statistics.median(x / y for x, y in zip(rows[a]["epoch_samples_per_s"],
+                                                       rows[b]["epoch_samples_per_s"]))
+    return None
+
+
+def vs_bound(rows, name, bound_rounds):
+    """Median over epochs of the variant's training rate over that epoch's sgemm bound."""
+    rates = rows[name]["epoch_samples_per_s"]
+    return statistics.median(r / b for r, b in zip(rates, bound_rounds))
+
+
+def add_ratios(rows, bound_rounds):
+    """Add to each row its ratios to its backend's no-dropout, the bound and its prediction."""
+    baselines = {"pytensor": "none", "torch": "torch none"}
+    for name, row in rows.items():
+        mc = row["mc_predict_samples_per_s"]
+        row["vs_no_dropout"] = epoch_ratio(rows, name, baselines[row["backend"]])
+        row["vs_sgemm_bound"] = vs_bound(rows, name, bound_rounds)
+        row["mc_vs_predict"] = None if mc is None else mc / row["predict_samples_per_s"]
+
+
+def print_table(rows):
+    """Print the variants as a Markdown table."""
+    print()
+    print("| variant | train samples/s | vs its no-dropout | vs sgemm bound | predict samples/s | "
+          "MC-dropout samples/s | MC / predict |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, row in rows.items():
+        mc = row["mc_predict_samples_per_s"]
+        mc_text = "-" if mc is None else f"{mc:,.0f}"
+        print(f"| {name} | {row['train_samples_per_s']:,.0f} | {_fmt(row['vs_no_dropout'])} | "
+              f"{row['vs_sgemm_bound']:.2f} | "
+              f"{row['predict_samples_per_s']:,.0f} | {mc_text} | {_fmt(row['mc_vs_predict'])} |")
+
+
+def goal_ratios(rows, bound_rounds):
+    """Return the ratios the project's speed goals are stated in, and the fastest dropout."""
+    best = max((n for n in rows if rows[n]["backend"] == "pytensor" and not n.startswith("none")),
+               key=lambda n: rows[n]["train_samples_per_s"], default=None)
+    return {
+        "dropout_vs_none": epoch_ratio(rows, "switch+bits", "none"),
+        "dropout_vs_torch_dropout": epoch_ratio(rows, "switch+bits", "torch dropout"),
+        "none_vs_sgemm_bound": vs_bound(rows, "none", bound_rounds) if "none" in rows else None,
+        "switch_vs_multiply_uniform": epoch_ratio(rows, "switch+uniform", "multiply+uniform"),
+        "switch_vs_multiply_bits": epoch_ratio(rows, "switch+bits", "multiply+bits"),
+        "bits_vs_uniform_switch": epoch_ratio(rows, "switch+bits", "switch+uniform"),
+        "fastest_dropout_variant": best,
+    }
+
+
+def print_goals(goals, gflops, sgemm_rounds, sgemm_all, flop_per_sample, bound):
+    """Print the sgemm bound and the goal ratios."""
+    print()
+    print(f"sgemm: {gflops:.0f} GFLOP/s (NumPy on this step's products, timed in turn with the "
+          f"variants; median of {len(sgemm_rounds)} epochs, {min(sgemm_all):.0f} to "
+          f"{max(sgemm_all):.0f} in all measurements); {flop_per_sample / 1e6:.2f} MFLOP per "
+          f"sample -> bound {bound:,.0f} samples/s")
+    print("ratios are medians of within-epoch ratios")
+    print(f"goal 1, switch+bits / none:          {_fmt(goals['dropout_vs_none'])}  "
+          "(target >= 0.90)")
+    print(f"goal 2, switch+bits / torch dropout: {_fmt(goals['dropout_vs_torch_dropout'])}  "
+          "(target >= 1.80)")
+    print(f"goal 3, none / sgemm bound:          {_fmt(goals['none_vs_sgemm_bound'])}  "
+          "(target >= 0.80)")
+    print(f"switch / multiply: {_fmt(goals['switch_vs_multiply_uniform'])} with the uniform mask, "
+          f"{_fmt(goals['switch_vs_multiply_bits'])} with the bit mask; "
+          f"fastest dropout variant: {goals['fastest_dropout_variant']}")
 
 
 def _fmt(value):

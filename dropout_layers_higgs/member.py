@@ -269,6 +269,27 @@ def _fit(network, sources, options, seed, resume, extra):
     return trainer, early_stopping
 
 
+def _monitor(data, options):
+    monitor = options.monitor or default_monitor(data)
+    if monitor == "ams" and not is_weighted(data):
+        raise PipelineError(f"{data.path or 'data'}: has no event weights, so the AMS cannot "
+                            "be monitored; use AUC")
+    return monitor
+
+
+def _validation_cut(trainer, valid, options):
+    """Score the validation events and choose the member's cut on them."""
+    valid_scores = np.asarray(trainer.predict(valid.X), dtype=np.float64).reshape(-1)
+    if np.ptp(valid_scores) == 0:
+        raise PipelineError(f"training failed: the network gives all {len(valid_scores)} "
+                            f"validation events the score {valid_scores[0]:.6g}; "
+                            f"{_advice(options)}")
+    threshold = choose_threshold(valid_scores, valid.y, valid.physics, valid.physics is not None,
+                                 options.threshold_rule, options.ams_window,
+                                 options.top_fraction)
+    return valid_scores, threshold
+
+
 def train_member(data, train_idx, valid_idx, options, seed, preprocessor=None, resume=None,
                  callbacks=()):
     """Train one network on ``train_idx``, early-stopped on ``valid_idx``.
@@ -306,10 +327,7 @@ def train_member(data, train_idx, valid_idx, options, seed, preprocessor=None, r
         After Ctrl-C before the first epoch ended.
     """
     started = time.perf_counter()
-    monitor = options.monitor or default_monitor(data)
-    if monitor == "ams" and not is_weighted(data):
-        raise PipelineError(f"{data.path or 'data'}: has no event weights, so the AMS cannot "
-                            "be monitored; use AUC")
+    monitor = _monitor(data, options)
     train_idx = np.asarray(train_idx, dtype=np.int64)
     valid_idx = np.asarray(valid_idx, dtype=np.int64)
     preprocessor = preprocessor or fit_preprocessor(data, train_idx, options)
@@ -319,15 +337,8 @@ def train_member(data, train_idx, valid_idx, options, seed, preprocessor=None, r
     source = _training_source(data, train, preprocessor, options, seed)
     trainer, early_stopping = _fit(network, (train, valid, source), options, seed, resume,
                                    callbacks)
-    valid_scores = np.asarray(trainer.predict(valid.X), dtype=np.float64).reshape(-1)
-    if np.ptp(valid_scores) == 0:
-        raise PipelineError(f"training failed: the network gives all {len(valid_scores)} "
-                            f"validation events the score {valid_scores[0]:.6g}; "
-                            f"{_advice(options)}")
+    valid_scores, threshold = _validation_cut(trainer, valid, options)
     weighted = valid.physics is not None
-    threshold = choose_threshold(valid_scores, valid.y, valid.physics, weighted,
-                                 options.threshold_rule, options.ams_window,
-                                 options.top_fraction)
     history = [dict(record) for record in trainer.history]
     return MemberResult(
         network=network, input_var=trainer.input_var, preprocessor=preprocessor,

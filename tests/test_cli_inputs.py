@@ -20,6 +20,7 @@ from dropout_layers_higgs.cli.train import load_training_data
 from dropout_layers_higgs.cli.train_args import DEFAULTS, build_parser, parse_args, pipeline_options
 from dropout_layers_higgs.cli.train_modes import check_ray_address
 from dropout_layers_higgs.errors import HiggsDataError
+from dropout_layers_higgs.options import BAG_MAX_EVENTS
 from dropout_layers_higgs.pipeline import PipelineOptions
 from dropout_layers_higgs.splitfile import part_index, read_split, write_split
 
@@ -64,7 +65,8 @@ def test_help_shows_the_pipeline_defaults_and_the_advice_on_rate_and_width(capsy
     text = " ".join(capsys.readouterr().out.split())
     assert f"default {','.join(map(str, DEFAULTS.hidden))}" in text
     assert f"update rule (default {DEFAULTS.update})" in text
-    assert f"networks of the bag, one per fold (default {DEFAULTS.folds})" in text
+    assert (f"networks of the bag, one per fold (default {DEFAULTS.folds} up to "
+            f"{BAG_MAX_EVENTS:,} training events, else 1;") in text
     assert f"maximum epochs per network (default {DEFAULTS.epochs};" in text
     assert "learning rate and width:" in text and "600,600,600" in text
     assert f"default rate ({PipelineOptions(update='adam').rate:g}) suits every width" in text

@@ -4,6 +4,7 @@ import pytest
 from dropout_layers_higgs.cli.train_args import (
     DEFAULTS,
     build_parser,
+    folds_note,
     implied_folds,
     parse_args,
     pipeline_options,
@@ -48,3 +49,15 @@ def test_the_data_size_decides_only_where_no_option_did(argv, events, folds):
     options = settle_folds(args, pipeline_options(args), events)
     assert options.folds == folds
     assert options.n_members == folds
+
+
+def test_the_run_says_what_the_size_chose():
+    args = _args("--data", "a.csv")
+
+    def from_size(events):
+        return folds_note(settle_folds(args, pipeline_options(args), events), events)
+
+    assert from_size(80_000) == ("80,000 training events, more than 50,000: one network "
+                                 "(--folds 5 trains a bag)")
+    assert from_size(5_600) == ("5,600 training events, at most 50,000: a bag of 5 networks "
+                                "(--folds 1 trains one)")

@@ -58,7 +58,15 @@ from .common import (
 )
 from .rundir import RunDirectory
 from .tensorboard import tensorboard_callbacks
-from .train_args import SYNTHETIC_EVENTS, build_parser, parse_args, pipeline_options, settle_folds
+from .train_args import (
+    SYNTHETIC_EVENTS,
+    build_parser,
+    folds_note,
+    implied_folds,
+    parse_args,
+    pipeline_options,
+    settle_folds,
+)
 
 __all__ = ["main", "run", "train", "load_training_data", "CHECKPOINT_NAME", "METRICS_NAME"]
 
@@ -246,6 +254,8 @@ def main(argv=None, prog="train-higgs"):
                                                       run_dir, start)
         training_events = len(pool_and_test(data, options, args.seed)[0])
         options = note.options = settle_folds(args, options, training_events)
+        if implied_folds(args) is None and not args.quiet:
+            _say(folds_note(options, training_events))
         # Networks of a bag trained in this process (--executor local) use the threads a
         # Ray task would get, so that both executors round alike and give equal networks.
         limit_blas_threads(args.threads if options.folds == 1

@@ -23,6 +23,7 @@ from ..search import TUNE_INSTALL_HINT, tune_available
 from .common import OneLineParser, UsageError, fraction, positive_float, positive_int, probability
 
 __all__ = ["build_parser", "parse_args", "pipeline_options", "implied_folds", "settle_folds",
+           "folds_note",
            "hidden_sizes", "SYNTHETIC_EVENTS",
            "SYNTHETIC_EPOCHS", "DEFAULTS"]
 
@@ -255,6 +256,15 @@ def settle_folds(args, options, n_training_events):
     if implied_folds(args) is not None:
         return options
     return dataclasses.replace(options, folds=default_folds(n_training_events))
+
+
+def folds_note(options, n_training_events):
+    """Say what the data's size chose: one network, or a bag, and how to ask for the other."""
+    if options.folds == 1:
+        return (f"{n_training_events:,} training events, more than {BAG_MAX_EVENTS:,}: one "
+                f"network (--folds {DEFAULTS.folds} trains a bag)")
+    return (f"{n_training_events:,} training events, at most {BAG_MAX_EVENTS:,}: a bag of "
+            f"{options.folds} networks (--folds 1 trains one)")
 
 
 def _folds(args):

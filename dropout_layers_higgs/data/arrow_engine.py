@@ -46,6 +46,9 @@ class ArrowEngine:
     """
 
     name = "arrow"
+    #: Blocks the reader parses at once, in threads: pyarrow releases the GIL,
+    #: so while it parses one block the reader cuts and stores the others.
+    parallel_blocks = 2
 
     def __init__(self, schema, delimiter, block_bytes):
         import pyarrow as pa

@@ -51,7 +51,7 @@ def load_higgs(path, format=None, chunk_rows=None, progress=None, allow_single_c
         starting with ``EventId`` means Kaggle or open data, a numeric row
         means UCI).
     chunk_rows : int or None
-        Rows parsed at once; None sizes blocks from the file (1-16 MiB of
+        Rows parsed at once; None sizes blocks from the file (1-4 MiB of
         text). Bounds the temporary memory, not the result.
     progress : bool or None
         Show a progress bar (by bytes read) on standard error. None shows

@@ -129,16 +129,24 @@ class LineSource:
         """
         held = None
         blank = None
-        for block in self._whole_line_blocks(block_bytes):
-            if block.isspace():
-                blank = blank if blank is not None else block
-                continue
-            if held is not None:
-                yield held
-            if blank is not None:
-                yield blank
-                blank = None
-            held = block
+        try:
+            for block in self._whole_line_blocks(block_bytes):
+                if block.isspace():
+                    blank = blank if blank is not None else block
+                    continue
+                if held is not None:
+                    yield held
+                if blank is not None:
+                    yield blank
+                    blank = None
+                held = block
+        except LineError:
+            # The lines before the long one first: they are counted, and may
+            # hold an earlier error.
+            for block in (held, blank):
+                if block is not None:
+                    yield block
+            raise
         if held is not None:
             held = _drop_trailing_blank_lines(held)
             if held:
@@ -146,17 +154,30 @@ class LineSource:
 
     def _whole_line_blocks(self, block_bytes):
         while True:
-            block = self._buffer + self._read(max(block_bytes - len(self._buffer), 1))
-            self._buffer = b""
-            if not block:
-                return
-            if not block.endswith(b"\n"):
-                cut = block.rfind(b"\n") + 1
-                block = block[:cut] + self._rest_of_line(block[cut:], block, cut)
-            yield block
+            data = self._read(max(block_bytes - len(self._buffer), 1))
+            buffer, self._buffer = self._buffer, b""
+            if data.endswith(b"\n"):
+                yield buffer + data if buffer else data
+                continue
+            cut = data.rfind(b"\n") + 1
+            if cut:  # whole lines, then the start of one: joined through a view, one copy
+                head, tail = [buffer, memoryview(data)[:cut]], data[cut:]
+            else:
+                data = buffer + data
+                if not data:
+                    return
+                cut = data.rfind(b"\n") + 1
+                head, tail = [memoryview(data)[:cut]], data[cut:]
+            if tail:  # the last line goes on: read to its end
+                head.append(self._rest_of_line(tail, lambda: b"".join(head).count(b"\n")))
+            yield b"".join(head)
 
-    def _rest_of_line(self, tail, block, cut):
-        """Read until the line started by ``tail`` ends; refuse it past LINE_LIMIT."""
+    def _rest_of_line(self, tail, count_lines_before):
+        """Read until the line started by ``tail`` ends; refuse it past LINE_LIMIT.
+
+        ``count_lines_before()`` counts the block's whole lines before it
+        (for the error).
+        """
         parts, size = [tail], len(tail)
         while True:
             more = self._read(1 << 16)
@@ -173,7 +194,7 @@ class LineSource:
             if size > LINE_LIMIT:
                 error = LineError(f"is longer than {LINE_LIMIT} bytes; not a Higgs CSV file "
                                   "(or its line breaks are lost)")
-                error.lines_into_block = block.count(b"\n", 0, cut)
+                error.lines_into_block = count_lines_before()
                 raise error
             if end >= 0:
                 return b"".join(parts)

@@ -29,6 +29,7 @@ Examples
 '{\n  "auc": null\n}\n'
 """
 import contextlib
+import errno
 import json
 import math
 import os
@@ -38,7 +39,8 @@ import secrets
 import numpy as np
 
 __all__ = ["atomic_path", "write_text", "write_json", "to_jsonable", "temporary_name",
-           "remove_stale_temporaries", "TEMPORARY_PATTERN"]
+           "remove_stale_temporaries", "TEMPORARY_PATTERN",
+           "disk_full_errno"]
 
 #: Names of the temporary files of :func:`atomic_path`; group ``pid`` is the writer's.
 TEMPORARY_PATTERN = re.compile(r"\.(?P<stem>.+)\.(?P<pid>[0-9]+)\.[0-9a-f]{8}\.tmp(?P<suffix>.*)\Z")
@@ -208,3 +210,36 @@ def remove_stale_temporaries(directory):
             os.remove(entry.path)
             removed.append(entry.path)
     return removed
+
+
+# A full disk, or a full quota.
+_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full_errno(exc):
+    """Return ``ENOSPC`` or ``EDQUOT`` if ``exc`` says the disk or quota is full, else None.
+
+    An :class:`OSError` carries ``errno``; HDF5 reports a write that failed
+    while closing a file as a :class:`RuntimeError` (through h5py) whose
+    text holds the system's ``errno = 28`` and its message, and nothing
+    else to go by.
+
+    Examples
+    --------
+    >>> disk_full_errno(OSError(errno.ENOSPC, "No space left on device")) == errno.ENOSPC
+    True
+    >>> disk_full_errno(RuntimeError("file write failed: errno = 28, error message = "
+    ...                              "'No space left on device'")) == errno.ENOSPC
+    True
+    >>> disk_full_errno(OSError(errno.EACCES, "Permission denied")) is None
+    True
+    """
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.errno if exc.errno in _DISK_FULL_ERRNOS else None
+    if not isinstance(exc, (OSError, RuntimeError)):
+        return None
+    text = str(exc)
+    for code in _DISK_FULL_ERRNOS:
+        if f"errno = {code}," in text:
+            return code
+    return errno.ENOSPC if os.strerror(errno.ENOSPC) in text else None

@@ -1,6 +1,5 @@
 """Writing checkpoints: the network, its training state, atomically."""
 import dataclasses
-import errno
 import os
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -12,7 +11,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 
 from .._version import __version__
 from ..config import get_floatX
-from ..files import atomic_path
+from ..files import atomic_path, disk_full_errno
 from ..layers.base import MergeLayer
 from ..layers.helper import get_all_layers
 from ..layers.input import InputLayer
@@ -155,26 +154,11 @@ def atomic_save(path, write, kind="model", key=None):
                 raw.seek(0)
                 raw.write(header)
     except (OSError, RuntimeError) as exc:
-        code = _disk_full_errno(exc)
+        code = disk_full_errno(exc)
         if code is None:
             raise
         raise CheckpointWriteError(path, f"{os.strerror(code).lower()}; nothing written, the "
                                          "file (if any) is as it was", code) from exc
-
-
-# How a full disk shows: an OSError's errno, or (from HDF5, through h5py, often as a
-# RuntimeError when the file is flushed on closing) the system's errno in the message.
-_DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
-
-
-def _disk_full_errno(exc):
-    """``ENOSPC`` or ``EDQUOT`` if ``exc`` says the disk or quota is full, else None."""
-    if isinstance(exc, OSError) and exc.errno is not None:
-        return exc.errno if exc.errno in _DISK_FULL_ERRNOS else None
-    for exc_errno in _DISK_FULL_ERRNOS:
-        if f"errno = {exc_errno}," in str(exc):
-            return exc_errno
-    return None
 
 
 # --------------------------------------------------------------------------

@@ -7,13 +7,13 @@ a traceback: :func:`run_main` turns every
 """
 import argparse
 import contextlib
-import errno
 import os
 import sys
 from pathlib import Path
 
 from dropout_layers.checks import check_fraction, check_positive_int, check_probability
 from dropout_layers.errors import DropoutLayersError
+from dropout_layers.files import disk_full_errno
 from dropout_layers.threads import limit_threads, threads_from_environment
 
 from ..errors import HiggsError, UsageError
@@ -124,14 +124,11 @@ def describe_files(paths, limit=3):
 
 
 def is_disk_full(exc):
-    """Whether an error says the disk (or the user's quota) is full.
-
-    An :class:`OSError` carries ``errno``; HDF5 reports a write that failed
-    while closing a file as a :class:`RuntimeError` whose text holds the
-    system's ``errno = 28`` and its message, and nothing else to go by.
+    """Whether an error says the disk (or the user's quota) is full (:func:`disk_full_errno`).
 
     Examples
     --------
+    >>> import errno
     >>> is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
     True
     >>> is_disk_full(RuntimeError("Disable slist on flush dest failure failed (file write "
@@ -140,10 +137,7 @@ def is_disk_full(exc):
     >>> is_disk_full(OSError(errno.EACCES, "Permission denied"))
     False
     """
-    if isinstance(exc, OSError) and exc.errno is not None:
-        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
-    return isinstance(exc, (OSError, RuntimeError)) and (
-        f"errno = {errno.ENOSPC}," in str(exc) or os.strerror(errno.ENOSPC) in str(exc))
+    return disk_full_errno(exc) is not None
 
 
 @contextlib.contextmanager

@@ -191,6 +191,7 @@ class FileReader:
                 yield block, self._parse_fast(engine, block)
             return
         pending = collections.deque()
+        long_line = None
         with ThreadPoolExecutor(workers, thread_name_prefix="higgs-read") as pool:
             try:
                 for block in self._lines.blocks(block_bytes):
@@ -199,13 +200,12 @@ class FileReader:
                         block, future = pending.popleft()
                         yield block, future.result()
             except LineError as exc:
-                while pending:
-                    block, future = pending.popleft()
-                    yield block, future.result()
-                self._fail_long_line(exc, self.first_data_line)
+                long_line = exc
             while pending:
                 block, future = pending.popleft()
                 yield block, future.result()
+        if long_line is not None:
+            self._fail_long_line(long_line, self.first_data_line)
 
     def _parse_fast(self, engine, block):
         """Return the block's checked values from ``engine``, or None (refused or failing)."""

@@ -252,10 +252,12 @@ def main(argv=None, prog="train-higgs"):
         if args.search is not None:
             return train_modes.search_hyperparameters(args, parser, data, dataset, options,
                                                       run_dir, start)
-        training_events = len(pool_and_test(data, options, args.seed)[0])
-        options = note.options = settle_folds(args, options, training_events)
-        if implied_folds(args) is None and not args.quiet:
-            _say(folds_note(options, training_events))
+        if implied_folds(args) is None:
+            training_events = len(pool_and_test(data, options, args.seed)[0])
+            options = settle_folds(args, options, training_events)
+            if not args.quiet:
+                _say(folds_note(options, training_events))
+        note.options = options
         # Networks of a bag trained in this process (--executor local) use the threads a
         # Ray task would get, so that both executors round alike and give equal networks.
         limit_blas_threads(args.threads if options.folds == 1

@@ -35,6 +35,7 @@ import sys
 
 import pytest
 from helpers import REPO, SHARED_DATA
+from test_readme import python_blocks
 from test_readme_workflow import WORKFLOW
 
 from dropout_layers.checkpoint import load_checkpoint, load_ensemble
@@ -146,10 +147,6 @@ def inline_commands():
 def all_commands():
     """The bash blocks' commands, then the inline ones, each once."""
     return list(dict.fromkeys(readme_commands() + inline_commands()))
-
-
-def python_blocks():
-    return re.findall(r"```python\n(.*?)```", readme_text(), flags=re.S)
 
 
 def needs_shared(text):

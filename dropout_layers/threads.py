@@ -20,7 +20,8 @@ from threadpoolctl import threadpool_limits
 
 from .checks import check_positive_int
 
-__all__ = ["THREAD_VARIABLES", "thread_env", "threads_from_environment", "limit_threads"]
+__all__ = ["THREAD_VARIABLES", "thread_env", "threads_from_environment", "limit_threads",
+           "usable_cpus"]
 
 #: Variables read by OpenBLAS, MKL, OpenMP runtimes, macOS Accelerate and
 #: Numba when a process starts.
@@ -72,3 +73,26 @@ def limit_threads(threads):
         Call its ``restore_original_limits()`` to undo the limit.
     """
     return threadpool_limits(limits=check_positive_int(threads, "threads"))
+
+
+def usable_cpus():
+    """Return the number of CPUs this process may run on.
+
+    The CPUs of the process's affinity mask where the system has one (a
+    container or ``taskset`` may grant fewer than the machine has), else
+    :func:`os.cpu_count`, and at least 1.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> usable_cpus() >= 1
+    True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+

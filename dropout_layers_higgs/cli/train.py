@@ -186,7 +186,8 @@ def _fit(args, data, options, run_dir, resume, callbacks):
     _say(train_modes.bag_banner(args, options, run_dir))
     store = MemberStore(run_dir.path, resume=args.resume == "")
     return pipeline.run_pipeline(data, options, seed=args.seed,
-                                 settings=train_modes.executor_settings(args), store=store,
+                                 settings=train_modes.executor_settings(args, options.n_members),
+                                 store=store,
                                  callbacks=callbacks)
 
 

@@ -193,8 +193,9 @@ def _add_executor_arguments(parser):
                                         "as it finishes; --resume (without a CHECKPOINT) trains "
                                         "only the missing ones")
     group.add_argument("--executor", choices=("local", "ray"), default="local",
-                       help="local: one network after another in this process (or in "
-                            "--max-concurrent processes); ray: one Ray task per network, "
+                       help="local: worker processes on this machine, one per free CPU "
+                            "(--max-concurrent 1: one network after another in this process); "
+                            "ray: one Ray task per network, "
                             "retried on another node if its node is lost (default "
                             "%(default)s)")
     group.add_argument("--ray-address", metavar="ADDR",
@@ -206,7 +207,7 @@ def _add_executor_arguments(parser):
                             "--threads says otherwise (default %(default)s)")
     group.add_argument("--max-concurrent", type=positive_int, metavar="N",
                        help="most networks training at once (default: as many as the CPUs "
-                            "allow with ray, 1 with local)")
+                            "allow, each with --threads or --cpus-per-member threads)")
 
 
 def _add_search_arguments(parser):

@@ -5,6 +5,8 @@ import pytest
 import dropout_layers as dl
 from dropout_layers.metrics import roc_auc
 from dropout_layers.training import Trainer, TrainingFailed, TrainingGuard
+from dropout_layers_higgs.member import CHANCE_UPDATES, chance_epoch
+from dropout_layers_higgs.options import PipelineOptions
 
 
 def _network(n_inputs, units=8, seed=0):
@@ -109,3 +111,18 @@ def test_a_loss_below_the_ceiling_by_stall_epochs_passes():
     _feed(guard, [3.0, 2.0, 0.99, 0.9])
     with pytest.raises(TrainingFailed, match="above 1"):
         _feed(TrainingGuard(stall_epochs=3, loss_ceiling=1.0), [3.0, 2.0, 1.01])
+
+
+@pytest.mark.parametrize("n_train, batch_size, patience, epoch", [
+    (80_000, 128, 40, 10),     # 391 updates an epoch: ten epochs are plenty
+    (4_000, 128, 40, 40),      # 32 updates an epoch: 47 wanted, patience caps it
+    (4_000, 128, 100, 47),
+    (12_800, 128, 40, 15),     # 100 updates an epoch
+    (500_000, 128, 40, 10),    # epoch_events caps an epoch at 50,000 events
+    (4_000, 128, 5, 10),       # never before epoch ten
+])
+def test_the_chance_check_waits_for_enough_updates(n_train, batch_size, patience, epoch):
+    options = PipelineOptions(batch_size=batch_size, patience=patience)
+    assert chance_epoch(options, n_train) == epoch
+    updates = epoch * -(-min(n_train, options.epoch_events) // batch_size)
+    assert updates >= CHANCE_UPDATES or epoch in (10, patience)

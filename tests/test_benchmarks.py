@@ -3,6 +3,7 @@
 Never timed here: speed is the scripts' job.
 """
 import json
+import os
 
 import pytest
 from helpers import REPO, run_script
@@ -95,3 +96,29 @@ def test_startup_benchmark_wants_train_arguments_after_the_separator(tmp_path):
     assert proc.returncode == 2
     assert "put train_higgs.py's arguments after --" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_quality_benchmark_scores_every_event_once_with_both_models(tmp_path):
+    proc = run_script(SCRIPTS / "make_toy_higgs.py", "--events", "1500", "toy.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    env = {**os.environ, "PYTENSOR_FLAGS": "mode=FAST_COMPILE"}
+    proc = run_script(SCRIPTS / "benchmark_quality.py", "--data", "toy.csv", "--folds", "2",
+                      "--baseline", "hist", "--option", "folds=2", "--option", "epochs=5",
+                      "--option", "hidden=[32]", "--json", "quality.json", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "quality.json").read_text())
+    assert report["events"] == 1500 and report["options"]["hidden"] == [32]
+    assert [(row["split_seed"], row["fold"]) for row in report["rows"]] == [(0, 0), (0, 1)]
+    for row in report["rows"]:
+        for model in ("pipeline", "hist"):
+            assert 0.5 < row[model]["auc"] <= 1 and row[model]["ams15"] > 0
+    summary = report["summary"]
+    differences = [row["pipeline"]["auc"] - row["hist"]["auc"] for row in report["rows"]]
+    assert summary["difference_auc"]["mean"] == pytest.approx(sum(differences) / 2)
+
+
+def test_quality_benchmark_refuses_a_malformed_option(tmp_path):
+    proc = run_script(SCRIPTS / "benchmark_quality.py", "--data", "x.csv", "--option", "epochs",
+                      cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--option takes NAME=VALUE" in proc.stderr and "Traceback" not in proc.stderr

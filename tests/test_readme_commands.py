@@ -59,6 +59,9 @@ UCI_EXAMPLE = "python scripts/train_uci_example.py --seeds 0 1 2 --quiet"
 #: Commands run here: the flags appended to each (and what replaces PATH).
 RUN = {
     DEMO: ["--epochs", "1", "--hidden", "8", "--quiet"],
+    "python scripts/benchmark_quality.py --split-seeds 0 1 2 --json quality.json":
+        "eighteen trainings of minutes each on the UCI sample, half an hour; "
+        "tests/test_benchmarks.py runs two folds of a small network on toy data",
     "python scripts/lasagne_compat.py --lasagne PATH --failures":
         ["--files", "input"],  # PATH: a two-test stand-in checkout written by lasagne_checkout
     UCI_EXAMPLE: ["--seeds", "0", "--epochs", "2", "--hidden", "8"],

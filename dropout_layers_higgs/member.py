@@ -219,12 +219,23 @@ def _advice(options):
 
 
 def chance_epoch(options, n_train):
-    """The first epoch at which a network's validation AUC must have left chance.
+    """Return the first epoch at which a network's validation AUC must have left chance.
 
     Ten epochs, or as many as make :data:`CHANCE_UPDATES` updates on small
     data, but never more than ``patience``: an epoch of 4,000 events is only
     31 updates, and on hard data such as UCI HIGGS a network that ends at
     AUC 0.77 can still be within three standard errors of 0.5 after ten.
+
+    Parameters
+    ----------
+    options : PipelineOptions
+        ``epoch_events``, ``batch_size`` and ``patience``.
+    n_train : int
+        Training events of the network.
+
+    Returns
+    -------
+    int
 
     Examples
     --------

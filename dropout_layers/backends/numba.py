@@ -21,7 +21,7 @@ from ..uniform_op import UniformNoise
 __all__ = []
 
 # Bump when a kernel changes: the numba cache keys include it.
-_VERSION = 2
+_VERSION = 3
 
 _GAMMA = np.uint64(GAMMA)
 _MIX1 = np.uint64(MIX1)
@@ -86,7 +86,18 @@ def _fill_keep(padded, z, n_words, bits, threshold, byte_to_bools):
 
 
 @numba_basic.numba_njit
+def _runtime_value(value):
+    # Through memory, so that LLVM cannot see a compile-time constant: with
+    # ``bits`` known it unrolls and vectorises the chunk loop, and on some
+    # CPUs (seen on AMD EPYC with llvmlite 0.47) that optimisation never ends.
+    box = np.empty(1, dtype=np.int64)
+    box[0] = value
+    return box[0]
+
+
+@numba_basic.numba_njit
 def _keep_mask(key, size, bits, threshold, offset, byte_to_bools):
+    bits = _runtime_value(bits)
     if bits == 0:
         return np.full(size, threshold == 0, dtype=np.bool_)
     per_word = 64 // bits

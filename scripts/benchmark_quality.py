@@ -87,8 +87,6 @@ def parse_args(argv):
                                  for text in args.baseline_option)
     if args.data is None:
         args.data = [SAMPLE / "binary.train", SAMPLE / "binary.test"]
-        if not args.data[0].is_file():
-            raise UsageError(f"{SAMPLE}: no UCI sample here; name labelled files with --data")
     return args
 
 
@@ -173,6 +171,9 @@ def summarise(rows, baseline_name):
 def run(argv=None):
     try:
         args = parse_args(argv)
+        if not args.data[0].is_file():
+            raise UsageError(f"{args.data[0]}: no such file (the UCI sample is looked for in "
+                             f"{SAMPLE}; name labelled files with --data)")
         data = load_higgs([str(path) for path in args.data])
     except (UsageError, DropoutLayersError, OSError) as error:
         print(f"benchmark_quality: {error}", file=sys.stderr)

@@ -59,9 +59,6 @@ UCI_EXAMPLE = "python scripts/train_uci_example.py --seeds 0 1 2 --quiet"
 #: Commands run here: the flags appended to each (and what replaces PATH).
 RUN = {
     DEMO: ["--epochs", "1", "--hidden", "8", "--quiet"],
-    "python scripts/benchmark_quality.py --split-seeds 0 1 2 --json quality.json":
-        "eighteen trainings of minutes each on the UCI sample, half an hour; "
-        "tests/test_benchmarks.py runs two folds of a small network on toy data",
     "python scripts/lasagne_compat.py --lasagne PATH --failures":
         ["--files", "input"],  # PATH: a two-test stand-in checkout written by lasagne_checkout
     UCI_EXAMPLE: ["--seeds", "0", "--epochs", "2", "--hidden", "8"],
@@ -100,6 +97,9 @@ PARSED = {
     "python scripts/benchmark_scale.py --rows 100000 1000000 10000000 --compare --json "
     "scale.json":
         "writes about 5 GB and reads it; tests/test_benchmarks.py runs it on 300 and 1,000 rows",
+    "python scripts/benchmark_quality.py --split-seeds 0 1 2 --json quality.json":
+        "eighteen trainings of minutes each on the UCI sample, half an hour; "
+        "tests/test_benchmarks.py runs two folds of a small network on toy data",
     "python scripts/lasagne_compat.py --lasagne /work/lasagne-src --failures --time-limit 2400":
         "the measurement behind the README's table: Lasagne's checkout and about an hour; the "
         "stand-in run of RUN exercises the same harness",

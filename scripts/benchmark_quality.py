@@ -37,6 +37,7 @@ from dropout_layers.errors import DropoutLayersError
 from dropout_layers.executors import ExecutorSettings
 from dropout_layers.metrics import roc_auc
 from dropout_layers.threads import usable_cpus
+from dropout_layers_higgs.cv import stratified_folds
 from dropout_layers_higgs.data import load_higgs
 from dropout_layers_higgs.metrics import ams_at_fraction
 from dropout_layers_higgs.options import PipelineOptions
@@ -88,16 +89,6 @@ def parse_args(argv):
     if args.data is None:
         args.data = [SAMPLE / "binary.train", SAMPLE / "binary.test"]
     return args
-
-
-def outer_folds(y, folds, seed):
-    """Fold number of every event: stratified, each class dealt round-robin after a shuffle."""
-    rng = np.random.default_rng(seed)
-    fold_of = np.empty(len(y), dtype=np.int64)
-    for label in (0, 1):
-        events = rng.permutation(np.flatnonzero(y == label))
-        fold_of[events] = np.arange(len(events)) % folds
-    return fold_of
 
 
 def make_baseline(kind, overrides, seed):
@@ -189,7 +180,7 @@ def run(argv=None):
         options = None
     rows = []
     for split_seed in args.split_seeds:
-        fold_of = outer_folds(data.y, args.folds, split_seed)
+        fold_of = stratified_folds(data.y, args.folds, split_seed)
         for fold in range(args.folds):
             row = compare_fold(data, np.flatnonzero(fold_of != fold),
                                np.flatnonzero(fold_of == fold), options, baseline, args.seed)

@@ -79,8 +79,11 @@ def local_processes(args, n_members):
     ``--cpus-per-member``, 1 by default) BLAS threads, so on a machine of
     ``c`` CPUs ``c // threads`` networks train side by side, at most
     ``n_members``: a bag of five trains in about 0.6 of the time on two
-    cores, with the same networks. One process means this process.
+    cores, with the same networks. One process means this process; Ray
+    (``--executor ray``) schedules its own tasks, so this is 1 there.
     """
+    if args.executor != "local":
+        return 1
     if args.max_concurrent:
         return args.max_concurrent
     threads = args.threads or args.cpus_per_member
@@ -89,8 +92,7 @@ def local_processes(args, n_members):
 
 def executor_settings(args, n_members):
     """Return the :class:`~dropout_layers.executors.ExecutorSettings` of the bag options."""
-    processes = local_processes(args, n_members) if args.executor == "local" else 1
-    return ExecutorSettings(executor=args.executor, processes=processes,
+    return ExecutorSettings(executor=args.executor, processes=local_processes(args, n_members),
                             ray_address=args.ray_address, cpus_per_member=args.cpus_per_member,
                             threads_per_member=args.threads, max_concurrent=args.max_concurrent,
                             progress=not args.quiet)
@@ -100,7 +102,7 @@ def bag_banner(args, options, run_dir):
     """Say in one line what a bag trains, and where."""
     members = run_dir.path / MEMBER_DIRECTORY
     repeats = f" x {options.repeats} repeats" if options.repeats != 1 else ""
-    processes = local_processes(args, options.n_members) if args.executor == "local" else 1
+    processes = local_processes(args, options.n_members)
     return (f"training {options.n_members} networks ({options.folds} folds{repeats}) with the "
             f"{args.executor} executor"
             + (f" in {processes} processes" if processes > 1 else "")

@@ -14,8 +14,9 @@ from helpers import REPO
 @pytest.mark.slow
 def test_jax_backend_cases():
     pytest.importorskip("jax")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "-W", "error::UserWarning",
+    # -n 0: this one file in this one process, not a worker per core.
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0",
+                           "-p", "no:cacheprovider", "-W", "error::UserWarning",
                            str(REPO / "tests" / "jax_backend_cases.py")],
                           capture_output=True, text=True, cwd=REPO, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

@@ -35,7 +35,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("fn, reference", CASES, ids=lambda c: repr(c)[:30])
+# Ids from names, not reprs: a repr holds an address, which differs between
+# the processes of a parallel run, and pytest-xdist needs the same ids in each.
+CASE_IDS = [f"{i}-{getattr(fn, '__name__', type(fn).__name__)}" for i, (fn, _) in enumerate(CASES)]
+
+
+@pytest.mark.parametrize("fn, reference", CASES, ids=CASE_IDS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_values_and_dtype(fn, reference, dtype):
     x = pt.matrix("x", dtype=dtype)

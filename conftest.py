@@ -11,16 +11,9 @@ package is missing; their tests skip, saying so.
 import importlib.util
 
 import numpy as np
-import pytensor.link.numba.dispatch.basic  # noqa: F401  (see below)
 import pytest
 
 import dropout_layers
-
-# PyTensor's numba backend silences numba's "np.dot() is faster on contiguous
-# arrays" when it is first imported. Imported inside a test, that filter would
-# last only as long as the test's own warning filters, and later compiles
-# would print the warning; imported here, it holds for the whole session, as
-# it does in any program.
 
 collect_ignore = []
 if importlib.util.find_spec("torch") is None:

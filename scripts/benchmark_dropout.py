@@ -51,6 +51,7 @@ import warnings
 from pathlib import Path
 
 from benchmark_dropout_report import (
+    TARGETS,
     add_ratios,
     goal_ratios,
     plot,
@@ -526,6 +527,7 @@ def report(args, variants, sgemm_rounds, flop_per_sample, sgemm_all):
         "sgemm_bound_samples_per_s": bound,
         "variants": rows,
         "ratios": goals,
+        "targets": TARGETS,
         "peak_rss_mb": peak_rss_mb(),
         "load_average_at_start": args.load_at_start,
         "python": platform.python_version(),

@@ -46,6 +46,10 @@ def test_dropout_benchmark_reports_every_variant_and_the_flop_count(tmp_path):
     assert report["variants"]["none"]["vs_no_dropout"] == 1.0
     assert report["ratios"]["fastest_dropout_variant"] in {"switch+bits", "multiply+bits"}
     assert "| switch+bits |" in proc.stdout
+    # The printed goals state the targets the JSON records, beside the measured ratios.
+    assert report["targets"]["none_vs_sgemm_bound"] == 0.90
+    goal = next(line for line in proc.stdout.splitlines() if line.startswith("goal 3,"))
+    assert goal.endswith(f"{report['ratios']['none_vs_sgemm_bound']:.2f}  (target >= 0.90)")
 
 
 def test_dropout_benchmark_refuses_an_unknown_variant(tmp_path):

@@ -79,6 +79,9 @@ def goal_ratios(rows, bound_rounds):
 #: The speed goals (issue 15): dropout at no cost, at least twice PyTorch's
 #: ``nn.Dropout``, and the network without dropout near NumPy's sgemm.
 TARGETS = {"dropout_vs_none": 0.98, "dropout_vs_torch_dropout": 2.0, "none_vs_sgemm_bound": 0.90}
+_GOAL_LABELS = {"dropout_vs_none": "switch+bits / none",
+                "dropout_vs_torch_dropout": "switch+bits / torch dropout",
+                "none_vs_sgemm_bound": "none / sgemm bound"}
 
 
 def print_goals(goals, gflops, sgemm_rounds, sgemm_all, flop_per_sample, bound):
@@ -89,12 +92,9 @@ def print_goals(goals, gflops, sgemm_rounds, sgemm_all, flop_per_sample, bound):
           f"{max(sgemm_all):.0f} in all measurements); {flop_per_sample / 1e6:.2f} MFLOP per "
           f"sample -> bound {bound:,.0f} samples/s")
     print("ratios are medians of within-epoch ratios")
-    print(f"goal 1, switch+bits / none:          {_fmt(goals['dropout_vs_none'])}  "
-          f"(target >= {TARGETS['dropout_vs_none']:.2f})")
-    print(f"goal 2, switch+bits / torch dropout: {_fmt(goals['dropout_vs_torch_dropout'])}  "
-          f"(target >= {TARGETS['dropout_vs_torch_dropout']:.2f})")
-    print(f"goal 3, none / sgemm bound:          {_fmt(goals['none_vs_sgemm_bound'])}  "
-          f"(target >= {TARGETS['none_vs_sgemm_bound']:.2f})")
+    for number, (key, label) in enumerate(_GOAL_LABELS.items(), start=1):
+        print(f"{f'goal {number}, {label}:':<37}{_fmt(goals[key])}  "
+              f"(target >= {TARGETS[key]:.2f})")
     print(f"switch / multiply: {_fmt(goals['switch_vs_multiply_uniform'])} with the uniform mask, "
           f"{_fmt(goals['switch_vs_multiply_bits'])} with the bit mask; "
           f"fastest dropout variant: {goals['fastest_dropout_variant']}")

@@ -11,6 +11,7 @@ _pytensor_setup.configure()
 
 from . import (  # noqa: E402
     checkpoint,
+    compilation,
     config,
     init,
     layers,
@@ -61,8 +62,8 @@ def export_onnx(network_or_checkpoint, path, **options):
 
 
 __all__ = list(_layers_all) + [
-    "checkpoint", "config", "init", "layers", "masks", "nonlinearities", "objectives", "random",
-    "regularization", "training", "updates", "utils",
+    "checkpoint", "compilation", "config", "init", "layers", "masks", "nonlinearities",
+    "objectives", "random", "regularization", "training", "updates", "utils",
     "Checkpoint", "CheckpointError", "load_checkpoint", "load_ensemble", "load_params",
     "restore_training_state", "save_checkpoint", "save_ensemble",
     "Ensemble", "EarlyStopping", "Trainer", "fit", "predict_mc", "export_onnx",

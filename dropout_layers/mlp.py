@@ -42,6 +42,7 @@ import pytensor.tensor as pt
 
 from . import init, nonlinearities
 from .batching import predict_in_batches
+from .compilation import compile_function
 from .config import using_floatX
 from .layers import (
     DenseLayer,
@@ -386,8 +387,8 @@ class ForwardMLP:
         self.network = build_mlp(spec)
         self.params = get_all_params(self.network, trainable=True)
         input_var = get_all_layers(self.network)[0].input_var
-        self.function = pytensor.function([input_var],
-                                          get_output(self.network, deterministic=True))
+        self.function = compile_function([input_var],
+                                         get_output(self.network, deterministic=True))
 
     def outputs(self, X, params, batch_size=4096):
         """Return the network's outputs for ``X`` with parameters ``params``, float64."""

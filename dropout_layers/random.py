@@ -26,6 +26,8 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.type import RandomGeneratorType
 
+from .compilation import compile_function
+
 __all__ = ["get_rng", "set_rng", "seeded", "new_seed", "shared_rng", "collect_rng_updates",
            "function"]
 
@@ -192,4 +194,4 @@ def function(inputs, outputs, updates=None, **kwargs):
     all_updates = collect_rng_updates(outputs)
     if updates is not None:
         all_updates.update(OrderedDict(updates))
-    return pytensor.function(inputs, outputs, updates=list(all_updates.items()), **kwargs)
+    return compile_function(inputs, outputs, updates=list(all_updates.items()), **kwargs)

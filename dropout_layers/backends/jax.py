@@ -11,6 +11,11 @@ the CPU, on 32-bit words) and ``jax.random.uniform``.
 Shapes must be concrete for ``jax.jit``: :func:`shape_as_tuple` turns a
 shape vector built from ``Shape_i`` scalars and constants into PyTensor's
 ``JAXShapeTuple``.
+
+PyTensor 3.0's JAX reduction returns its accumulator's dtype (a float32 sum
+accumulated in float64 comes back as float64), so every parameter trained
+through such a graph turned float64 after one step. :func:`_reduce_to_output_dtype`
+casts the result to the dtype the graph declares, as the other backends do.
 """
 import jax
 import jax.numpy as jnp
@@ -18,6 +23,7 @@ import numpy as np
 from pytensor.link.jax.dispatch.basic import jax_funcify
 from pytensor.link.jax.dispatch.shape import JAXShapeTuple
 from pytensor.tensor.basic import MakeVector
+from pytensor.tensor.elemwise import CAReduce
 
 from ..bernoulli_op import BernoulliMask
 from ..rng_key import RNGKey
@@ -39,6 +45,22 @@ def shape_as_tuple(node):
     inputs = list(node.inputs)
     inputs[1] = JAXShapeTuple()(*shape.owner.inputs)
     return node.clone_with_new_inputs(inputs).outputs
+
+
+_pytensor_careduce = jax_funcify.dispatch(CAReduce)
+
+
+@jax_funcify.register(CAReduce)
+def _reduce_to_output_dtype(op, node=None, **kwargs):
+    reduce = _pytensor_careduce(op, node=node, **kwargs)
+    if node is None:
+        return reduce
+    dtype = node.outputs[0].type.dtype
+
+    def reduce_cast(x):
+        return reduce(x).astype(dtype)
+
+    return reduce_cast
 
 
 def _static_shape(node):

@@ -2,10 +2,10 @@
 import math
 
 import numpy as np
-import pytensor
 
 from .. import random as dl_random
 from ..batching import predict_in_batches
+from ..compilation import compile_function
 from ..layers.helper import get_output
 from ..layers.input import InputLayer
 from ..predictor import Predictor
@@ -180,7 +180,7 @@ class Checkpoint(Predictor):
         if self._predict_fn is None:
             outputs = get_output(self.network if isinstance(self.network, list)
                                  else [self.network], deterministic=True)
-            self._predict_fn = pytensor.function([layer.input_var for layer in inputs], outputs)
+            self._predict_fn = compile_function([layer.input_var for layer in inputs], outputs)
         results = predict_in_batches(lambda *batch: list(self._predict_fn(*batch)), arrays,
                                      batch_size)
         return list(results) if isinstance(self.network, list) else results[0]

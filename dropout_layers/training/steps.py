@@ -15,7 +15,7 @@ under way when it takes long enough to be worth a line.
 import threading
 import time
 
-import pytensor
+from ..compilation import compile_function
 
 __all__ = ["Steps", "CompileNotice", "estimate_compile_seconds"]
 
@@ -147,7 +147,7 @@ class Steps:
     def train(self):
         """The train step, built on first access."""
         if self._train is None:
-            self._train = pytensor.function(
+            self._train = compile_function(
                 self.graph.inputs, self.graph.train_loss, updates=list(self.graph.updates.items()),
                 mode=self.mode, on_unused_input="ignore")
         return self._train
@@ -156,8 +156,8 @@ class Steps:
     def evaluate(self):
         """The evaluation step, built on first access."""
         if self._evaluate is None:
-            self._evaluate = pytensor.function(self.graph.inputs, self.graph.eval_outputs,
-                                               mode=self.mode, on_unused_input="ignore")
+            self._evaluate = compile_function(self.graph.inputs, self.graph.eval_outputs,
+                                              mode=self.mode, on_unused_input="ignore")
         return self._evaluate
 
     def pending(self, train_batch=None, eval_batch=None):

@@ -24,6 +24,7 @@ import pytensor.tensor as pt
 from ..batching import predict_in_batches
 from ..checkpoint import restore_training_state
 from ..checks import check_non_negative_int
+from ..compilation import backend_of
 from ..config import get_floatX
 from ..inputs import InputError, as_array, check_features, check_targets, check_weights
 from ..layers import InputLayer, get_all_layers, get_all_param_values, set_all_param_values
@@ -44,7 +45,10 @@ def _single_input_layer(network):
     return input_layers[0]
 
 
-def _compile_message(estimate):
+def _compile_message(estimate, backend):
+    if backend != "numba":
+        # Only numba keeps compiled code on disk here; JAX compiles in every process.
+        return f"compiling the network with {backend}"
     about = f"; about {max(5, 5 * round(estimate / 5))} s" if estimate else ""
     return f"compiling the network (first run only: later runs load it from the cache{about})"
 
@@ -281,9 +285,10 @@ class Trainer:
         names = self._steps.pending(train_batch, eval_batch)
         if not names:
             return names
-        estimate = estimate_compile_seconds(self._steps.build(names))
+        functions = self._steps.build(names)
+        estimate = estimate_compile_seconds(functions)
         callbacks.call("on_compile_begin", self, estimate)
-        notice = CompileNotice(self.log, _compile_message(estimate),
+        notice = CompileNotice(self.log, _compile_message(estimate, backend_of(functions[0])),
                                delay=self.compile_notice_after)
         with notice:
             self._steps.prepare(train_batch, eval_batch)
@@ -413,7 +418,9 @@ class Trainer:
             return batches_of
         batches = iter(batches_of(first_epoch))
         first = next(batches, None)
-        eval_batch = None if valid is None else tuple(array[:1] for array in valid[:3])
+        # The first validation chunk: JAX compiles one program per input shape.
+        eval_batch = (None if valid is None
+                      else tuple(array[:self.eval_batch_size] for array in valid[:3]))
         self.compile(first, eval_batch, callbacks)
         if first is not None:
             batches = itertools.chain([first], batches)

@@ -285,7 +285,8 @@ def _fit(network, sources, options, seed, resume, extra):
     train, valid, source = sources
     trainer = Trainer(network, update=options.update, learning_rate=options.rate,
                       update_kwargs=({"momentum": options.momentum}
-                                     if options.update == "nesterov_momentum" else None))
+                                     if options.update == "nesterov_momentum" else None),
+                      mode=options.mode)
     monitor = history_key(options.monitor or "auc")
     callbacks, early_stopping, best_state = _callbacks(options, monitor, valid, extra,
                                                        len(train.rows))

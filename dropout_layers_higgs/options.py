@@ -12,6 +12,8 @@ chosen on out-of-fold (or validation) scores.
 """
 import dataclasses
 
+from dropout_layers.compilation import BackendError, resolve_backend
+
 from .errors import PipelineError
 
 __all__ = ["PipelineOptions", "UPDATE_RULES", "TRAINING_WEIGHTS", "THRESHOLD_RULES",
@@ -161,6 +163,12 @@ class PipelineOptions:
         Bootstrap replicates for the uncertainty of the AMS (0: none).
     progress : bool
         Show a progress bar per epoch and a line per epoch.
+    backend : {'auto', 'numba', 'jax', 'pytorch'}
+        The PyTensor backend that compiles the networks
+        (:func:`dropout_layers.compilation.resolve_backend`); ``'auto'``
+        takes JAX where it is installed: it compiles the default network
+        in about 2 s where numba takes 20-30 s on a first run, and trains
+        it faster too.
     """
 
     hidden: tuple = (128, 128, 128)
@@ -189,6 +197,7 @@ class PipelineOptions:
     top_fraction: float = 0.15
     bootstrap: int = 200
     progress: bool = True
+    backend: str = "auto"
 
     def __post_init__(self):
         try:
@@ -202,6 +211,7 @@ class PipelineOptions:
         self._check_ranges()
         self._check_choices()
         self._check_fractions()
+        self.mode  # noqa: B018  (an unknown or missing backend fails here, not after loading)
 
     def _check_ranges(self):
         for name in ("dropout", "input_dropout", "momentum"):
@@ -228,6 +238,14 @@ class PipelineOptions:
                 listed = ", ".join(repr(choice) for choice in choices)
                 raise PipelineError(f"{name} must be one of {listed}, got "
                                     f"{getattr(self, name)!r}")
+
+    @property
+    def mode(self):
+        """The PyTensor mode of :attr:`backend`, or None for PyTensor's default."""
+        try:
+            return resolve_backend(self.backend)
+        except BackendError as exc:
+            raise PipelineError(str(exc)) from None
 
     def _check_fractions(self):
         if not 0.0 < self.valid_fraction < 1.0:

@@ -20,6 +20,7 @@ import shlex
 import sys
 
 from dropout_layers import __version__
+from dropout_layers.compilation import backend_of_mode
 
 from .options import PipelineOptions
 from .preprocessing import HiggsPreprocessor
@@ -182,7 +183,7 @@ def metrics_summary(result, data, description, synthetic=False, seconds=None):
     -------
     dict
         :func:`run_record`, ``mode`` (``'bag'`` or ``'single'``), ``data``,
-        ``network``, ``inputs``, ``options``, ``seed``, ``threshold``,
+        ``network``, ``backend``, ``inputs``, ``options``, ``seed``, ``threshold``,
         ``threshold_rule``, ``test``, ``leaderboard``, ``result`` (see
         :func:`presented_figures`), ``seconds``; a single network adds
         ``monitor``, ``best_epoch``, ``epochs_run``, ``stopped_early``,
@@ -211,6 +212,7 @@ def metrics_summary(result, data, description, synthetic=False, seconds=None):
         **run_record(), "mode": result.kind,
         "data": _data_section(data, description, synthetic, counts),
         "network": describe_network(preprocessor.n_outputs, options),
+        "backend": backend_of_mode(options.mode),
         "inputs": preprocessor.output_names, "options": options.to_dict(), "seed": result.seed,
         "threshold": result.threshold,
         "threshold_rule": threshold_rule_text(options, result.weighted, bag is not None,
@@ -240,7 +242,7 @@ def ensemble_metrics(run, data, description, synthetic=False, executor="local", 
     dict
         :func:`run_record`, ``mode`` (``'bag'``), ``data``, ``ensemble``
         (members, folds, repeats, seed, executor, trained and resumed
-        members, path), ``network``, ``inputs``, ``options``,
+        members, path), ``network``, ``backend``, ``inputs``, ``options``,
         ``threshold``, ``threshold_rule``, ``cross_validation`` (the
         out-of-fold figures), ``member_spread``, ``members`` (each member's
         held-out figures, best epoch and training time), ``test``,
@@ -257,6 +259,7 @@ def ensemble_metrics(run, data, description, synthetic=False, executor="local", 
         "data": _data_section(data, description, synthetic,
                               {"n_pool": len(run.pool), "n_test": len(run.test_idx)}),
         "network": describe_network(preprocessor.n_outputs, options),
+        "backend": backend_of_mode(options.mode),
         "inputs": preprocessor.output_names, "options": metadata["options"],
         "threshold": run.threshold,
         "threshold_rule": threshold_rule_text(options, run.weights is not None, True,

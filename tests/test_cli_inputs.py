@@ -8,13 +8,20 @@ import sys
 import time
 
 import numpy as np
+import pytensor
 import pytest
 from helpers import REPO
 
+from dropout_layers import compilation
 from dropout_layers.executors import ExecutorError
 from dropout_layers.files import temporary_name
-from dropout_layers_higgs.cli.common import DiskFullError, describe_files, reporting_full_disk
-from dropout_layers_higgs.cli.predict import choose_cut
+from dropout_layers_higgs.cli.common import (
+    DiskFullError,
+    UsageError,
+    describe_files,
+    reporting_full_disk,
+)
+from dropout_layers_higgs.cli.predict import choose_cut, compiling_with
 from dropout_layers_higgs.cli.rundir import LOCK_NAME, OutputInUseError, RunDirectory
 from dropout_layers_higgs.cli.train import load_training_data
 from dropout_layers_higgs.cli.train_args import DEFAULTS, build_parser, parse_args, pipeline_options
@@ -57,6 +64,28 @@ def test_left_out_options_keep_the_pipeline_defaults():
                                                  "--learning-rate", "0.01", "--quiet"]))
     assert given.hidden == (16, 16) and given.learning_rate == 0.01 and given.progress is False
     assert given.batch_size == DEFAULTS.batch_size
+
+
+def test_backend_option_reaches_the_trainer_and_a_missing_package_is_one_line(monkeypatch):
+    parser = build_parser("train-higgs")
+    monkeypatch.setattr(compilation, "user_set", lambda key: False)
+    monkeypatch.setattr(compilation, "_installed", lambda backend: backend == "numba")
+    assert pipeline_options(parse_args(parser, ["--data", "x.csv"])).mode is None
+    assert pipeline_options(parse_args(parser, ["--backend", "numba"])).mode == "NUMBA"
+    with pytest.raises(UsageError, match=r"^the jax backend needs jax, which is not installed "
+                                         r"\(the 'jax' extra installs it\)$"):
+        pipeline_options(parse_args(parser, ["--backend", "jax"]))
+    monkeypatch.setattr(compilation, "_installed", lambda backend: True)
+    assert pipeline_options(parse_args(parser, [])).mode == "JAX"
+
+
+def test_predict_compiles_with_the_chosen_backend_or_says_what_is_missing(monkeypatch):
+    monkeypatch.setattr(compilation, "user_set", lambda key: False)
+    monkeypatch.setattr(compilation, "_installed", lambda backend: backend == "numba")
+    with compiling_with("numba"):
+        assert pytensor.config.mode == "NUMBA"
+    with pytest.raises(UsageError, match=r"^the jax backend needs jax"):
+        compiling_with("jax")
 
 
 def test_help_shows_the_pipeline_defaults_and_the_advice_on_rate_and_width(capsys):

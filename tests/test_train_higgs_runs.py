@@ -158,11 +158,13 @@ def test_ctrl_c_in_the_first_epoch_keeps_the_earlier_model(earlier, tmp_path):
     before = snapshot(earlier)
     big = tmp_path / "big.csv"
     write_toy_higgs(big, n_events=30_000, seed=5)
-    # Batches of one event make the first epoch last several seconds; without the
-    # rotations the batches come from arrays and the trainer says when it starts.
+    # Batches of one event make the first epoch last several seconds under numba (JAX's
+    # steps are quick enough to finish both epochs first); without the rotations the
+    # batches come from arrays and the trainer says when it starts.
     proc = subprocess.Popen(
         [sys.executable, str(SCRIPT), "--data", str(big), "--out", str(earlier), "--folds", "1",
-         "--hidden", "8", "--batch-size", "1", "--epochs", "2", "--no-augment-phi"],
+         "--hidden", "8", "--batch-size", "1", "--epochs", "2", "--no-augment-phi",
+         "--backend", "numba"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:

@@ -37,14 +37,17 @@ its stored state; no model code is imported. When the data have labels, the
 AUC (and the AMS at the cut and of the top 15% for weighted data) is printed.
 """
 import argparse
+import contextlib
 import dataclasses
 import functools
 import time
 from pathlib import Path
 
 import numpy as np
+import pytensor
 
 from dropout_layers.checkpoint import is_ensemble_file, load_checkpoint, load_ensemble
+from dropout_layers.compilation import BACKENDS, BackendError, keep_jax_programs, resolve_backend
 from dropout_layers.files import atomic_path
 from dropout_layers.metrics import roc_auc
 
@@ -116,7 +119,23 @@ def build_parser(prog="predict-higgs"):
     parser.add_argument("--threads", type=positive_int,
                         help="BLAS threads (default 1 unless OPENBLAS_NUM_THREADS or "
                              "OMP_NUM_THREADS is set)")
+    parser.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
+                        help="PyTensor backend that compiles the network: auto takes jax "
+                             "where it is installed, else numba (default %(default)s)")
     return parser
+
+
+def compiling_with(backend):
+    """Return a context in which PyTensor compiles with ``backend`` (see ``resolve_backend``)."""
+    try:
+        mode = resolve_backend(backend)
+    except BackendError as exc:
+        raise UsageError(str(exc)) from None
+    if mode is None:
+        return contextlib.nullcontext()
+    if mode == "JAX":
+        keep_jax_programs()
+    return pytensor.config.change_flags(mode=mode)
 
 
 def load_model(path):
@@ -276,12 +295,14 @@ def main(argv=None, prog="predict-higgs"):
     if args.split is None and args.part != "test":
         raise UsageError("--part needs --split SPLIT_CSV")
     limit_blas_threads(args.threads)
+    backend = compiling_with(args.backend)
     checkpoint, preprocessor, stored_threshold = load_model(args.checkpoint)
     data, _ = _load_events(args, preprocessor)
     out = _output_path(args, data)
     X = preprocessor.transform(data.X, data.feature_names)
-    scores, _ = score(checkpoint, X, args.batch_size)
-    mc = score(checkpoint, X, args.batch_size, args.mc, args.seed) if args.mc else None
+    with backend:
+        scores, _ = score(checkpoint, X, args.batch_size)
+        mc = score(checkpoint, X, args.batch_size, args.mc, args.seed) if args.mc else None
     cut = choose_cut(args, scores, stored_threshold)
     with reporting_full_disk(out.resolve().parent):
         written, kind = _write_outputs(out, data, scores, cut, mc)

@@ -36,6 +36,7 @@ import functools
 import sys
 import time
 
+from dropout_layers.compilation import keep_jax_programs
 from dropout_layers.files import write_json
 
 from .. import pipeline, report
@@ -244,6 +245,8 @@ def main(argv=None, prog="train-higgs"):
     parser = build_parser(prog)
     args = parse_args(parser, argv)
     options = pipeline_options(args)
+    if options.mode == "JAX":
+        keep_jax_programs()
     out = check_out_dir(args.out)
     run_dir = RunDirectory(out, prog)
     note = _FullDiskNote(out)

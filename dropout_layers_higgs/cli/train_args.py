@@ -8,6 +8,7 @@ is not passed on, so the dataclass is the one place a default lives, and
 import argparse
 import dataclasses
 
+from dropout_layers.compilation import BACKENDS
 from dropout_layers.executors import RAY_INSTALL_HINT, ray_available
 
 from ..options import (
@@ -183,6 +184,11 @@ def _add_run_arguments(parser):
                        help="BLAS threads (default 1 unless OPENBLAS_NUM_THREADS or "
                             "OMP_NUM_THREADS is set; more only pays for wide networks on "
                             "idle cores)")
+    group.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
+                       help="PyTensor backend that compiles the networks: auto takes jax "
+                            "where it is installed (the jax extra; it compiles in seconds "
+                            "where numba takes half a minute on a first run), else numba "
+                            "(default %(default)s)")
     group.add_argument("--quiet", action="store_true",
                        help="no progress bars or per-epoch lines; only the summary")
 
@@ -342,7 +348,7 @@ def parse_args(parser, argv=None):
 _PASSED_ON = ("hidden", "dropout", "input_dropout", "update", "learning_rate", "momentum",
               "epochs", "batch_size", "patience", "training_weights", "folds", "repeats",
               "valid_fraction", "test_fraction", "threshold_rule", "top_fraction", "ams_window",
-              "bootstrap")
+              "bootstrap", "backend")
 # Switches that turn a default of PipelineOptions off or on.
 _SWITCHES = (("no_augment_phi", "augment_phi", False), ("drop_phi", "drop_phi", True),
              ("no_log_transform", "log_transform", False))

@@ -108,8 +108,13 @@ def bag_banner(args, options, run_dir):
             + (f" in {processes} processes" if processes > 1 else "")
             + (f" on {args.ray_address}" if args.ray_address else "")
             + (f"; resuming from {members}" if args.resume == "" else "")
-            + ("; the first compiles the network (first run only: tens of seconds)"
-               if args.executor == "local" and not args.quiet else ""))
+            + (_compile_hint(options) if args.executor == "local" and not args.quiet else ""))
+
+
+def _compile_hint(options):
+    if options.mode == "JAX":
+        return "; each process compiles the network with jax (seconds)"
+    return "; the first compiles the network (first run only: tens of seconds)"
 
 
 def _search_banner(args, options):

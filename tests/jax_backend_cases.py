@@ -5,6 +5,8 @@ threads, after which every ``fork`` of the test process (the subprocess
 tests, Ray) would warn of deadlocks. Functions are compiled once per module
 where possible: a JAX compilation takes seconds.
 """
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -147,3 +149,21 @@ def test_compile_function_silences_only_the_stream_copy_notice():
                                         dl.get_output(dl.SwitchDropoutLayer(l_in, 0.5, seed=2)),
                                         mode="JAX")
     assert not np.array_equal(f(X), f(X))
+
+
+def test_a_graph_without_noise_sums_in_its_declared_dtype():
+    # The JAX implementations, and the corrected reduction, are registered for every JAX
+    # graph, not only for those that draw masks: checked in an interpreter that has
+    # compiled nothing else.
+    code = """
+import numpy as np, pytensor.tensor as pt
+import dropout_layers as dl
+x = pt.matrix("x", dtype="float32")
+f = dl.compilation.compile_function([x], [x.sum(), x.sum(axis=0)], mode="JAX")
+outs = f(np.ones((3, 2), "float32"))
+print(*(np.asarray(out).dtype for out in outs), float(outs[0]))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["float32", "float32", "6.0"]

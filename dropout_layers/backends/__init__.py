@@ -8,7 +8,8 @@ implementations (the Python and C linkers use them). This package adds:
 * :mod:`.numba`: PyTensor's default linker; registered on import.
 * :mod:`.jax`: ``mode="JAX"``. It imports jax, so it is registered by a
   graph rewrite that only ``mode="JAX"`` runs (PyTensor's JAX linker requires
-  the ``"jax"`` rewrites), just before the graph is converted.
+  the ``"jax"`` rewrites), just before the graph is converted, whether or not
+  the graph has noise (it also corrects the dtype of PyTensor's JAX sums).
 * :mod:`.pytorch`: ``mode="PYTORCH"``. PyTensor's PyTorch mode has no
   rewrite of its own, so the implementations are registered right after
   PyTensor loads its PyTorch dispatch (which the PyTorch linker does when it
@@ -24,7 +25,7 @@ import importlib.machinery
 import sys
 
 from pytensor.compile import optdb
-from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+from pytensor.graph.rewriting.basic import GraphRewriter, dfs_rewriter, node_rewriter
 
 from ..bernoulli_op import BernoulliMask
 from ..rng_key import RNGKey
@@ -49,6 +50,19 @@ def jax_noise_shapes(fgraph, node):
     return jax_backend.shape_as_tuple(node)
 
 
+class RegisterJax(GraphRewriter):
+    """Register the JAX implementations (:mod:`.jax`) before any JAX graph is converted.
+
+    A rewrite only ``mode="JAX"`` runs, changing nothing: :mod:`.jax` also
+    corrects PyTensor's JAX reductions, which every JAX graph may hold,
+    noise or not.
+    """
+
+    def apply(self, fgraph):
+        from . import jax  # noqa: F401
+
+
+optdb.register("dropout_layers_jax_register", RegisterJax(), "jax", position=99)
 optdb.register("dropout_layers_jax_noise_shapes", dfs_rewriter(jax_noise_shapes), "jax",
                position=100)
 

@@ -167,3 +167,29 @@ print(*(np.asarray(out).dtype for out in outs), float(outs[0]))
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["float32", "float32", "6.0"]
+
+
+def test_a_run_resumed_under_jax_continues_its_masks_bit_for_bit(tmp_path):
+    # PyTensor's JAX linker advances copies of the streams; the trainer writes them back
+    # after each epoch, so a checkpoint holds the state the next masks come from.
+    from dropout_layers.training import ModelCheckpoint, Trainer
+
+    X6 = np.random.default_rng(4).standard_normal((70, 6)).astype("float32")
+    y = (X6[:, 0] > 0).astype("float32")
+    fit = {"batch_size": 16, "seed": 5, "verbose": False}
+    net, _, _ = net_and_data(2)
+    saver = ModelCheckpoint(str(tmp_path / "epoch{epoch}.h5"), every=2, on_best=False)
+    whole = Trainer(net, learning_rate=0.01, mode="JAX")
+    whole.fit(X6, y, epochs=4, callbacks=[saver], **fit)
+    resumed = Trainer(dl.load_checkpoint(tmp_path / "epoch2.h5").network, learning_rate=0.01,
+                      mode="JAX")
+    resumed.fit(X6, y, epochs=4, resume_from=tmp_path / "epoch2.h5", **fit)
+    start = dl.load_checkpoint(tmp_path / "epoch2.h5").network
+    for a, b, mid in zip(dl.get_all_param_values(whole.network),
+                         dl.get_all_param_values(resumed.network), dl.get_all_param_values(start)):
+        assert a.tobytes() == b.tobytes()
+    assert not np.array_equal(dl.get_all_param_values(whole.network)[0],
+                              dl.get_all_param_values(start)[0])
+    streams = [dl.get_all_layers(n)[2].rng.get_value().bit_generator.state
+               for n in (whole.network, resumed.network, start)]
+    assert streams[0] == streams[1] != streams[2]

@@ -169,6 +169,9 @@ class FitLoop:
         started = time.perf_counter()
         learning_rate = trainer.current_learning_rate()
         result = self.train_epoch(epoch, batches)
+        # Under JAX the steps advance copies of the streams: callbacks that save the
+        # training state must see where the masks have got to.
+        trainer._steps.pull_streams()
         if not result.completed:
             trainer.history.interrupted = {"epoch": epoch, "batches_done": result.batches_done,
                                            "batches_total": self.n_batches}

@@ -15,6 +15,7 @@ under way when it takes long enough to be worth a line.
 import threading
 import time
 
+from ..backends.jax_streams import pull_streams, push_streams
 from ..compilation import compile_function
 
 __all__ = ["Steps", "CompileNotice", "estimate_compile_seconds"]
@@ -115,6 +116,8 @@ def _call_and_restore(function, arguments):
     finally:
         for variable, value in saved:
             variable.set_value(value, borrow=True)
+        # The random streams a JAX function draws from are copies of the shared ones.
+        push_streams(function)
 
 
 class Steps:
@@ -159,6 +162,16 @@ class Steps:
             self._evaluate = compile_function(self.graph.inputs, self.graph.eval_outputs,
                                               mode=self.mode, on_unused_input="ignore")
         return self._evaluate
+
+    def pull_streams(self):
+        """Bring the layers' random streams up to the train step's (JAX draws from copies)."""
+        if self._train is not None:
+            pull_streams(self._train)
+
+    def push_streams(self):
+        """Start the train step's random streams from the layers' streams."""
+        if self._train is not None:
+            push_streams(self._train)
 
     def pending(self, train_batch=None, eval_batch=None):
         """Names of the steps that :meth:`prepare` would compile for these samples."""

@@ -499,6 +499,8 @@ class Trainer:
         source, from_arrays, columns = self._train_source(X, y, weights, batch_size, options)
         valid_data = self._valid_data(valid, metrics)
         self._begin(options, from_arrays, columns)
+        # A train step compiled by an earlier fit draws from where the streams are now.
+        self._steps.push_streams()
         self._announce(source, from_arrays, valid_data)
         # Compiled before Ctrl-C is taken over, so that it still aborts a slow compile.
         batches_of = self._compile_ahead(self._epoch_batches(source, from_arrays), epochs,

@@ -27,7 +27,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 REPO = Path(__file__).resolve().parents[1]
-OPTIONS = PipelineOptions(hidden=(16,), epochs=2, batch_size=64, progress=False)
+# Numba: the local reference trains in this process, and once JAX has run here every fork
+# (Ray starts its processes so) warns that JAX is multithreaded.
+OPTIONS = PipelineOptions(hidden=(16,), epochs=2, batch_size=64, progress=False,
+                          backend="numba")
 SEED = 3
 PLAN = BaggingPlan(n_folds=2, n_repeats=2, seed=SEED)
 RAY = ExecutorSettings(executor="ray", progress=False)

@@ -181,9 +181,9 @@ def _add_run_arguments(parser):
                             "rate) as TensorBoard scalars to DIR (DIR/network_000, ... for a "
                             "bag) as it trains; needs the log extra (tensorboardX)")
     group.add_argument("--threads", type=positive_int,
-                       help="BLAS threads (default 1 unless OPENBLAS_NUM_THREADS or "
-                            "OMP_NUM_THREADS is set; more only pays for wide networks on "
-                            "idle cores)")
+                       help="BLAS threads of the numba backend (default 1 unless "
+                            "OPENBLAS_NUM_THREADS or OMP_NUM_THREADS is set; more only pays "
+                            "for wide networks on idle cores); JAX runs its own threads")
     group.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
                        help="PyTensor backend that compiles the networks: auto takes jax "
                             "where it is installed (the jax extra; it compiles in seconds "

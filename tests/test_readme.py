@@ -25,7 +25,7 @@ def test_quick_start_has_exactly_the_two_command_lines():
     quick = text.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     commands = [line.split("#")[0].strip() for line in quick.strip().splitlines()]
     assert commands == [
-        "pip install -e . && python scripts/train_higgs.py",
+        'pip install -e ".[jax]" && python scripts/train_higgs.py',
         'pip install -e ".[test]" && pytest',
     ]
 

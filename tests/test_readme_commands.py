@@ -87,13 +87,16 @@ PARSED = {
     "python scripts/train_higgs.py --search 20 --data training.csv":
         "needs the challenge's training.csv and Ray Tune trials of minutes; "
         "tests/test_higgs_search.py runs --search 3 on toy data",
-    "python scripts/benchmark_dropout.py --json benchmark.json --plot benchmark.png":
+    "python scripts/benchmark_dropout.py --mode JAX --json benchmark.json --plot benchmark.png":
+        "about 4 minutes of timing; tests/test_benchmark_modes.py runs --mode jax on small sizes",
+    "python scripts/benchmark_dropout.py --json benchmark_numba.json":
         "about 4 minutes of timing; tests/test_benchmarks.py runs it on small sizes",
-    "python scripts/benchmark_dropout.py --mode JAX --no-torch":
-        "minutes of timing; tests/test_benchmark_modes.py runs --mode jax on small sizes",
-    "python scripts/benchmark_startup.py --rounds 3 --json startup.json":
-        "six runs of train_higgs.py on empty caches, minutes; tests/test_benchmarks.py runs "
-        "one round of a tiny network",
+    "python scripts/benchmark_startup.py --rounds 2 --json startup.json":
+        "four runs of train_higgs.py, two on empty caches, a minute; tests/test_benchmarks.py "
+        "runs one round of a tiny network",
+    "python scripts/benchmark_startup.py --rounds 2 --json startup_numba.json -- --backend numba":
+        "four runs of train_higgs.py, two of them compiling with numba on empty caches, two "
+        "minutes; tests/test_benchmarks.py runs one round of a tiny network",
     "python scripts/benchmark_scale.py --rows 100000 1000000 10000000 --compare --json "
     "scale.json":
         "writes about 5 GB and reads it; tests/test_benchmarks.py runs it on 300 and 1,000 rows",
@@ -109,7 +112,8 @@ PARSED = {
 
 #: Commands not run by any test here, and why.
 NOT_RUN = {
-    "pip install -e .": "installs the package (.ci/run installs it, with the test extra)",
+    'pip install -e ".[jax]"': "installs the package with an extra (part of the test extra; "
+                               ".ci/run installs the package with the test extra)",
     'pip install -e ".[test]"': "installs the test extra; .ci/run runs exactly this line",
     "pytest": "the test suite itself; .ci/run runs it",
     'pip install -e ".[sklearn]"': "installs an extra (part of the test extra)",

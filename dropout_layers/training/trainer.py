@@ -47,7 +47,8 @@ def _single_input_layer(network):
 
 def _compile_message(estimate, backend):
     if backend != "numba":
-        # Only numba keeps compiled code on disk here; JAX compiles in every process.
+        # Numba's later runs load its kernels from disk; JAX compiles again in every process
+        # unless its own cache is on (dropout_layers.compilation.keep_jax_programs).
         return f"compiling the network with {backend}"
     about = f"; about {max(5, 5 * round(estimate / 5))} s" if estimate else ""
     return f"compiling the network (first run only: later runs load it from the cache{about})"

@@ -11,7 +11,7 @@ A user who selects the C linker keeps PyTensor's own behaviour.
 """
 import pytensor
 
-__all__ = ["configure", "user_set"]
+__all__ = ["configure", "user_set", "uses_numba"]
 
 
 def user_set(key):
@@ -27,9 +27,14 @@ def user_set(key):
     return True
 
 
+def uses_numba(mode=None):
+    """Whether PyTensor compiles ``mode`` (None: its configured default) with the numba linker."""
+    config = pytensor.config
+    mode = config.mode if mode is None else mode
+    return mode == "NUMBA" or (mode in ("Mode", "FAST_RUN") and config.linker in ("auto", "numba"))
+
+
 def configure():
     """Skip PyTensor's C BLAS probe when the numba linker runs the graphs (see the module notes)."""
-    config = pytensor.config
-    uses_numba = config.linker in ("auto", "numba") and config.mode in ("Mode", "FAST_RUN", "NUMBA")
-    if uses_numba and not user_set("blas__ldflags"):
-        config.blas__ldflags = ""
+    if uses_numba() and not user_set("blas__ldflags"):
+        pytensor.config.blas__ldflags = ""

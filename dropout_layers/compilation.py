@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytensor
 
-from ._pytensor_setup import user_set
+from ._pytensor_setup import user_set, uses_numba
 from .errors import DropoutLayersError
 
 __all__ = ["BACKENDS", "BackendError", "resolve_backend", "backend_of", "backend_of_mode",
@@ -115,13 +115,10 @@ def backend_of_mode(mode):
     >>> backend_of_mode("JAX")
     'jax'
     """
-    mode = pytensor.config.mode if mode is None else mode
-    for name, pytensor_mode in BACKENDS.items():
-        if mode == pytensor_mode:
-            return name
-    if mode in ("Mode", "FAST_RUN") and pytensor.config.linker in ("auto", "numba"):
+    if uses_numba(mode):
         return "numba"
-    return str(mode)
+    mode = pytensor.config.mode if mode is None else mode
+    return next((name for name, named in BACKENDS.items() if mode == named), str(mode))
 
 
 def backend_of(function):
@@ -164,14 +161,12 @@ def keep_jax_programs(directory=None):
     """
     directory = Path(directory or Path(pytensor.config.compiledir) / "jax")
     settings = {"jax_compilation_cache_dir": str(directory),
-                "jax_persistent_cache_min_compile_time_secs": "0"}
+                "jax_persistent_cache_min_compile_time_secs": 0}
+    jax = sys.modules.get("jax")
     for name, value in settings.items():
-        os.environ[name.upper()] = value
-    if "jax" in sys.modules:
-        import jax
-
-        jax.config.update("jax_compilation_cache_dir", str(directory))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        os.environ[name.upper()] = str(value)
+        if jax is not None:
+            jax.config.update(name, value)
     return directory
 
 

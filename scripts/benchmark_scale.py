@@ -19,7 +19,9 @@ HIGGS.csv is 7.5 GB) and a few minutes to write. ``--compare`` also times
 ``pandas.read_csv`` and ``pyarrow.csv.read_csv`` on each file (each in its own interpreter),
 the references to beat. Files go to a temporary directory unless ``--dir`` names one, and are
 removed afterwards unless ``--keep``. Timings mean something only on an otherwise idle
-machine; the script says when the load average exceeds the core count.
+machine; the script says when the load average exceeds the core count. Peak memory is the
+interpreter's own high-water mark (``VmHWM``, reset before reading), so the script needs
+Linux's ``/proc``.
 """
 import argparse
 import json
@@ -37,13 +39,21 @@ DEFAULT_ROWS = (100_000, 1_000_000)
 
 # Run in a fresh interpreter: read (and train), print one JSON line.
 MEASURE = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
+def status(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field))
 def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * __import__("os").sysconf("SC_PAGE_SIZE")
+    return status("VmRSS:")
+def reset_peak():
+    # ru_maxrss is no use here: Linux carries the parent's peak across exec,
+    # so a child of the process that wrote the file would report that file's
+    # arrays. VmHWM is this process's own, and writing 5 to clear_refs resets it.
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
 def peak():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return status("VmHWM:")
 path, reader, train = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 if reader == "load_higgs":
     from dropout_layers_higgs.data import load_higgs
@@ -63,6 +73,7 @@ if train:
     import dropout_layers as dl
     from dropout_layers import init, nonlinearities
     from dropout_layers.training import fit
+reset_peak()
 before = rss()
 start = time.perf_counter()
 data = load()

@@ -9,8 +9,8 @@ block the fast parser could not) or names the file, line and column at
 fault. Messages are one line and at most :data:`~.schema.MESSAGE_LIMIT`
 characters.
 
-pyarrow parses without the GIL, so :class:`FileReader` has two blocks
-parsed in threads while it cuts the next one and stores the one before:
+pyarrow parses without the GIL, so :class:`FileReader` has blocks parsed
+in threads, one per core, while it cuts the next one and stores the one before:
 cutting, checking and copying no longer wait for the parser. Results are
 taken in file order, so the first bad line is the one named. Blocks stay
 small (1-4 MiB): they stay in the CPU caches, and the few in flight cost

@@ -35,7 +35,7 @@ class ParsedBlock:
     ----------
     columns : dict
         ``'features'`` (float64, or float32 rounded from float64, shape
-        (n, n_features)), and by file column
+        (n, n_features), in either memory order), and by file column
         name: ``'EventId'`` (int64), ``'Weight'`` and ``'KaggleWeight'``
         (float64), ``'Label'`` (int8, 1 for ``s``), ``'KaggleSet'`` (int8,
         index into :data:`~.schema.KAGGLE_SETS`), ``'label'`` (UCI, float64).

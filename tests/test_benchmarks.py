@@ -72,6 +72,25 @@ def test_scale_benchmark_reports_every_size(tmp_path):
     assert not any(tmp_path.glob("uci_*"))  # the files are removed
 
 
+def test_scale_benchmark_peak_is_the_reading_interpreters_own(tmp_path):
+    """A child inherits its parent's ru_maxrss across exec; the benchmark must not report it."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("benchmark_scale",
+                                                  SCRIPTS / "benchmark_scale.py")
+    benchmark_scale = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark_scale)
+    path = tmp_path / "uci.csv"
+    benchmark_scale.write_file(path, 200)
+    parent_peak = np.ones(400 * 2**20 // 8)  # this process now peaks 400 MiB higher
+    result = benchmark_scale.measure(path, "load_higgs", False)
+    del parent_peak
+    # 200 rows take a few MB; anything near 400 MiB is the parent's peak.
+    assert 0 <= result["peak_read"] - result["rss_before"] < 100 * 2**20
+
+
 @pytest.mark.slow
 def test_startup_benchmark_times_a_cold_and_a_warm_run_on_fresh_caches(tmp_path):
     proc = run_script(SCRIPTS / "make_toy_higgs.py", "--events", "1500", "toy.csv", cwd=tmp_path)

@@ -55,7 +55,7 @@ class ArrowEngine:
     One thread per block, rather than pyarrow's own threads within each
     block, because a block of 1-4 MiB is too small to split well: on 2
     cores a 10^5-row file read in 0.097 s instead of 0.128 s, and 10^6 rows
-    as fast as before (``python scripts/benchmark_scale.py --compare``).
+    as fast as before (medians of five reads, the two versions in turn).
     """
 
     name = "arrow"

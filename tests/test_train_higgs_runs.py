@@ -142,15 +142,24 @@ def test_a_failed_run_exits_non_zero_and_keeps_the_earlier_model(earlier, toy_fi
 
 
 def lines_until(proc, prefix, timeout):
-    """Read ``proc``'s output until a line starts with ``prefix``; fail after ``timeout`` s."""
+    """Read ``proc``'s output until a line starts with ``prefix``; fail after ``timeout`` s.
+
+    Reads the pipe's descriptor directly: ``proc.stdout.readline`` would buffer
+    the lines after the one asked for, and ``select`` would then wait for output
+    that has already arrived (here, until the first epoch ended).
+    """
     deadline = time.monotonic() + timeout
+    fd, pending = proc.stdout.fileno(), b""
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
-        line = proc.stdout.readline() if ready else ""
-        if line.startswith(prefix):
-            return
-        if ready and not line:
+        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+        if not ready:
             break
+        data = os.read(fd, 65536)
+        if not data:
+            break
+        *lines, pending = (pending + data).split(b"\n")
+        if any(line.decode(errors="replace").startswith(prefix) for line in lines):
+            return
     raise AssertionError(f"no line starting with {prefix!r} within {timeout} s")
 
 

@@ -1,4 +1,5 @@
 """Helpers shared by the tests: fresh interpreters, scripts, edited CSV lines."""
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,14 @@ def run_script(script, *args, cwd, env=None):
     """Run one of ``scripts/`` (a path) with ``args`` in a fresh interpreter."""
     return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, timeout=300, env=env)
+
+
+def load_script(script):
+    """Import one of ``scripts/`` (a path) as a module, to call its functions in-process."""
+    spec = importlib.util.spec_from_file_location(f"{Path(script).stem}_script", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def with_field(lines, line_number, column, value):

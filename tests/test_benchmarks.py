@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from helpers import REPO, run_script
+from helpers import REPO, load_script, run_script
 
 SCRIPTS = REPO / "scripts"
 # 30-600-600-600-1: weights and biases of each dense layer.
@@ -74,14 +74,9 @@ def test_scale_benchmark_reports_every_size(tmp_path):
 
 def test_scale_benchmark_peak_is_the_reading_interpreters_own(tmp_path):
     """A child inherits its parent's ru_maxrss across exec; the benchmark must not report it."""
-    import importlib.util
-
     import numpy as np
 
-    spec = importlib.util.spec_from_file_location("benchmark_scale",
-                                                  SCRIPTS / "benchmark_scale.py")
-    benchmark_scale = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark_scale)
+    benchmark_scale = load_script(SCRIPTS / "benchmark_scale.py")
     path = tmp_path / "uci.csv"
     benchmark_scale.write_file(path, 200)
     parent_peak = np.ones(400 * 2**20 // 8)  # this process now peaks 400 MiB higher

@@ -1,12 +1,11 @@
 """ONNX export: onnxruntime reproduces the deterministic network and the stored preprocessing."""
-import importlib.util
 import json
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
-from helpers import REPO, run_python, run_script
+from helpers import REPO, load_script, run_python, run_script
 
 onnx = pytest.importorskip("onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
@@ -313,10 +312,7 @@ def test_script_exports_a_checkpoint(tmp_path):
 
 
 def _script_main():
-    spec = importlib.util.spec_from_file_location("export_onnx_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_script(SCRIPT).main
 
 
 def test_script_errors_are_one_line(tmp_path, capsys):

@@ -16,6 +16,7 @@ brings pyarrow; :mod:`.numpy_engine` reads without it.
 import numpy as np
 
 from .schema import KAGGLE_SETS
+from .stream import LINE_LIMIT
 from .values import ParsedBlock
 
 __all__ = ["ArrowEngine", "arrow_available"]
@@ -68,9 +69,9 @@ class ArrowEngine:
         self.schema = schema
         types = {name: self._type(schema.kind(name)) for name in schema.columns}
         self.parallel_blocks = min(max(pa.cpu_count(), 2), _MAX_PARALLEL_BLOCKS)
-        # Room for a block with its last line (at most LINE_LIMIT) in one piece.
+        # Room for a block with its last line in one piece.
         self._read_options = csv.ReadOptions(column_names=list(schema.columns),
-                                             block_size=int(2 * block_bytes + (1 << 20)),
+                                             block_size=int(2 * block_bytes + LINE_LIMIT),
                                              use_threads=False)
         self._parse_options = csv.ParseOptions(delimiter=delimiter, quote_char=False,
                                                double_quote=False, escape_char=False,
